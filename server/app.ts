@@ -1,0 +1,195 @@
+import { existsSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import polka, { type Middleware, type Request } from 'polka';
+import sirv from 'sirv';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import type { Config } from './config.js';
+import { HttpError, sendError, sendJson } from './http/httpError.js';
+import { streamEvents, type SendStats } from './http/sse.js';
+import {
+  SESSION_ID_PATTERN,
+  type DataResponse,
+  type MetricsResponse,
+  type StartResponse,
+  type StopResponse,
+} from './protocol.js';
+import type { SessionManager } from './sessions/sessionManager.js';
+import type { TableStore } from './store/tableStore.js';
+
+export interface AppDeps {
+  config: Pick<Config, 'accessLog' | 'staticDir'>;
+  store: TableStore;
+  sessions: SessionManager;
+  logger: Logger;
+  now: () => number;
+}
+
+/** Every open SSE response, so shutdown can close them. */
+export type OpenStreams = Set<ServerResponse>;
+
+const API_ROUTES: Record<string, string[]> = {
+  '/api/data': ['GET', 'HEAD'],
+  '/api/metrics': ['GET', 'HEAD'],
+  '/api/start': ['POST'],
+  '/api/stop/:id': ['POST'],
+  '/api/stream/:id': ['GET'],
+};
+
+function sessionIdParam(req: Request): string {
+  const id = req.params.id ?? '';
+  if (!SESSION_ID_PATTERN.test(id)) {
+    throw new HttpError(400, 'invalid_session_id', 'A session id is 16 letters and digits (A-Z, a-z, 0-9).');
+  }
+  return id;
+}
+
+/** The last seq the client holds: `Last-Event-ID` (set by EventSource on reconnect) wins over `?since=`. */
+function resumeCursor(req: Request): number | undefined {
+  const header = req.headers['last-event-id'];
+  if (typeof header === 'string' && header.trim() !== '') return seqValue(header.trim(), 'Last-Event-ID');
+  const since = req.query.since;
+  if (since !== undefined) return seqValue(String(since), 'since');
+  return undefined;
+}
+
+function seqValue(raw: string, name: string): number {
+  const value = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new HttpError(400, `invalid_${name.toLowerCase().replaceAll('-', '_')}`, `${name} must be a change seq, a whole number ≥ 0.`);
+  }
+  return value;
+}
+
+function fullMode(req: Request): boolean {
+  const full = req.query.full;
+  if (full === undefined || full === '0' || full === 'false') return false;
+  if (full === '1' || full === 'true' || full === '') return true;
+  throw new HttpError(400, 'invalid_full', 'full must be 1 or 0.');
+}
+
+/** Builds the HTTP application: the JSON API, the SSE streams and the built web app. */
+export function createApp({ config, store, sessions, logger, now }: AppDeps) {
+  const stats: SendStats = { pending: 0 };
+  const openStreams: OpenStreams = new Set();
+
+  const app = polka({
+    onError(err, _req, res) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) return sendError(res, err);
+      logger.error({ err }, 'request failed');
+      sendError(res, new HttpError(500, 'internal_error', 'The server failed to handle this request.'));
+    },
+    onNoMatch(req, res) {
+      sendError(res, new HttpError(404, 'not_found', `No route for ${req.method} ${req.path}.`));
+    },
+  });
+
+  if (config.accessLog) app.use(pinoHttp({ logger, quietReqLogger: true }) as unknown as Middleware);
+
+  app.get('/api/data', (_req, res) => {
+    const body: DataResponse = {
+      status: 'success',
+      data: store.rows(),
+      version: store.version,
+      timestamp: new Date(now()).toISOString(),
+    };
+    sendJson(res, 200, body);
+  });
+
+  app.post('/api/start', (_req, res) => {
+    const session = sessions.start();
+    const body: StartResponse = {
+      status: 'success',
+      session_id: session.id,
+      message: '数据生成已开始',
+      expires_at: session.deadline,
+    };
+    sendJson(res, 200, body);
+  });
+
+  app.post('/api/stop/:id', (req, res) => {
+    const id = sessionIdParam(req);
+    const outcome = sessions.stop(id);
+    if (outcome === 'unknown') {
+      throw new HttpError(404, 'session_not_found', `No session ${id} was ever started here.`);
+    }
+    const body: StopResponse = {
+      status: 'success',
+      session_id: id,
+      message: outcome === 'stopped' ? '数据生成已停止' : '会话早已结束',
+    };
+    sendJson(res, 200, body);
+  });
+
+  app.get('/api/stream/:id', (req, res) => {
+    const id = sessionIdParam(req);
+    const cursor = resumeCursor(req);
+    const full = fullMode(req);
+    const connection = sessions.connect(id, cursor);
+    openStreams.add(res);
+    streamEvents(req, res, connection.events$, {
+      full,
+      rows: () => store.rows(),
+      stats,
+      onClose: () => {
+        openStreams.delete(res);
+        connection.release();
+      },
+      onError: (err) => logger.error({ err, session_id: id }, 'stream failed'),
+    });
+  });
+
+  app.get('/api/metrics', (_req, res) => {
+    const memory = process.memoryUsage();
+    const body: MetricsResponse = {
+      active_sessions: sessions.activeSessions,
+      total_connections: sessions.totalConnections,
+      pending_messages: stats.pending,
+      table_records: store.size,
+      version: store.version,
+      memory_usage: { rss: memory.rss, heap_used: memory.heapUsed },
+      uptime: Math.round(process.uptime() * 10) / 10,
+    };
+    sendJson(res, 200, body);
+  });
+
+  // A known API path asked with another method gets 405, not 404.
+  for (const [path, methods] of Object.entries(API_ROUTES)) {
+    app.all(path, (req) => {
+      throw new HttpError(405, 'method_not_allowed', `${path} takes ${methods.join(' or ')}, not ${req.method}.`, {
+        Allow: methods.join(', '),
+      });
+    });
+  }
+
+  app.use(staticFiles(config.staticDir, logger));
+
+  return { app, openStreams, stats };
+}
+
+function staticFiles(dir: string, logger: Logger): Middleware {
+  if (!existsSync(dir)) {
+    logger.warn({ dir }, 'web app not built: run `npm run build`; only the API is served');
+    return (req, res, next) => {
+      if (req.path.startsWith('/api/')) return next();
+      sendError(res, new HttpError(404, 'app_not_built', 'The web app is not built. Run `npm run build`.'));
+    };
+  }
+  const serve = sirv(dir, {
+    single: true,
+    etag: true,
+    setHeaders(res, pathname) {
+      // Vite puts a content hash in every asset name, so they never change.
+      if (pathname.startsWith('/assets/')) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+      else res.setHeader('Cache-Control', 'no-cache');
+    },
+  });
+  return (req, res, next) => {
+    if (req.path === '/api' || req.path.startsWith('/api/')) return next();
+    serve(req, res, () => next());
+  };
+}

@@ -1,0 +1,193 @@
+import { parseArgs } from 'node:util';
+
+/** Every option of the server. docs/configuration.md describes each one. */
+export interface Config {
+  host: string;
+  port: number;
+  updateInterval: number;
+  heartbeatInterval: number;
+  sessionTimeout: number;
+  minRecords: number;
+  maxRecords: number;
+  seedRows: number;
+  weights: { add: number; update: number; delete: number; batch_update: number };
+  batchSize: number;
+  history: number;
+  maxConnectionsPerSession: number;
+  maxConnections: number;
+  logLevel: LogLevel;
+  accessLog: boolean;
+  staticDir: string;
+  randomSeed: number | undefined;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A bad option value: the message names the option and says what it takes. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+interface OptionSpec<K extends keyof Config> {
+  key: K;
+  flag: string;
+  /** The default, as it would be written on the command line. */
+  fallback: string | undefined;
+  meta: string;
+  help: string;
+  parse: (raw: string, flag: string) => Config[K];
+  boolean?: true;
+}
+
+const MAX_MS = 2 ** 31 - 1; // the longest delay a Node timer can hold
+
+function integer(min: number, max: number) {
+  return (raw: string, flag: string): number => {
+    const value = /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new ConfigError(`${flag} must be a whole number from ${min} to ${max} (got "${raw}")`);
+    }
+    return value;
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string, flag: string): T => {
+    if (!(values as readonly string[]).includes(raw)) {
+      throw new ConfigError(`${flag} must be one of ${values.join(', ')} (got "${raw}")`);
+    }
+    return raw as T;
+  };
+}
+
+function bool(raw: string, flag: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${flag} must be true or false (got "${raw}")`);
+}
+
+function text(raw: string, flag: string): string {
+  if (raw.trim() === '') throw new ConfigError(`${flag} must not be empty`);
+  return raw;
+}
+
+function weights(raw: string, flag: string): Config['weights'] {
+  const parts = raw.split(',').map((part) => part.trim());
+  const numbers = parts.map((part) => (/^\d+(\.\d+)?$/.test(part) ? Number(part) : NaN));
+  if (parts.length < 3 || parts.length > 4 || numbers.some((n) => !Number.isFinite(n))) {
+    throw new ConfigError(
+      `${flag} takes three or four non-negative numbers: add,update,delete[,batch_update] (got "${raw}")`,
+    );
+  }
+  const [add = 0, update = 0, del = 0, batch = 0] = numbers;
+  if (add + update + del + batch <= 0) throw new ConfigError(`${flag} needs at least one weight above 0`);
+  return { add, update, delete: del, batch_update: batch };
+}
+
+const spec = <K extends keyof Config>(s: OptionSpec<K>) => s;
+
+const OPTIONS = [
+  spec({ key: 'host', flag: 'host', fallback: '127.0.0.1', meta: 'ADDR', help: 'Address to listen on', parse: text }),
+  spec({ key: 'port', flag: 'port', fallback: '8088', meta: 'N', help: 'Port to listen on (0 picks a free one)', parse: integer(0, 65535) }),
+  spec({ key: 'updateInterval', flag: 'update-interval', fallback: '2000', meta: 'MS', help: 'Milliseconds between changes a session makes', parse: integer(1, MAX_MS) }),
+  spec({ key: 'heartbeatInterval', flag: 'heartbeat-interval', fallback: '10000', meta: 'MS', help: 'Milliseconds between heartbeats on every stream', parse: integer(10, MAX_MS) }),
+  spec({ key: 'sessionTimeout', flag: 'session-timeout', fallback: '300000', meta: 'MS', help: 'A session ends this long after it starts', parse: integer(1, MAX_MS) }),
+  spec({ key: 'minRecords', flag: 'min-records', fallback: '3', meta: 'N', help: 'Deletes never take the table below this many rows', parse: integer(0, 10_000_000) }),
+  spec({ key: 'maxRecords', flag: 'max-records', fallback: '1000', meta: 'N', help: 'Adds never take the table above this many rows', parse: integer(1, 10_000_000) }),
+  spec({ key: 'seedRows', flag: 'seed-rows', fallback: '10', meta: 'N', help: 'Rows the table starts with', parse: integer(0, 10_000_000) }),
+  spec({ key: 'weights', flag: 'weights', fallback: '40,50,10', meta: 'A,U,D[,B]', help: 'Relative weights of add, update, delete and batch_update', parse: weights }),
+  spec({ key: 'batchSize', flag: 'batch-size', fallback: '5', meta: 'N', help: 'Rows one batch_update changes', parse: integer(1, 10_000) }),
+  spec({ key: 'history', flag: 'history', fallback: '1000', meta: 'N', help: 'Changes kept so reconnecting clients can resume', parse: integer(100, 10_000_000) }),
+  spec({ key: 'maxConnectionsPerSession', flag: 'max-connections-per-session', fallback: '5', meta: 'N', help: 'Open streams one session may have', parse: integer(1, 1_000_000) }),
+  spec({ key: 'maxConnections', flag: 'max-connections', fallback: '100', meta: 'N', help: 'Open streams in all', parse: integer(1, 1_000_000) }),
+  spec({ key: 'logLevel', flag: 'log-level', fallback: 'info', meta: 'LEVEL', help: `Least severe log level written (${LOG_LEVELS.join(', ')})`, parse: oneOf(LOG_LEVELS) }),
+  spec({ key: 'accessLog', flag: 'access-log', fallback: 'false', meta: '', help: 'Log one line per HTTP request', parse: bool, boolean: true }),
+  spec({ key: 'staticDir', flag: 'static-dir', fallback: 'dist/web', meta: 'DIR', help: 'The built web app to serve', parse: text }),
+  spec({ key: 'randomSeed', flag: 'random-seed', fallback: undefined, meta: 'N', help: 'Seed for the change generator, for repeatable runs (default: random)', parse: integer(0, 2 ** 31 - 1) }),
+];
+
+/** `update-interval` → `LIVETABLE_UPDATE_INTERVAL`. */
+export function envName(flag: string): string {
+  return `LIVETABLE_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+export function helpText(): string {
+  const rows = OPTIONS.map((o) => {
+    const left = `  --${o.flag}${o.meta ? ` ${o.meta}` : ''}`;
+    const fallback = o.fallback === undefined ? '' : ` [default: ${o.fallback}]`;
+    return `${left.padEnd(40)}${o.help}${fallback}\n${''.padEnd(40)}env: ${envName(o.flag)}`;
+  });
+  return [
+    'Usage: livetable [options]',
+    '',
+    'Serves the live table app and its SSE API. Every option can also be set by',
+    'its environment variable; a flag wins over the variable. Durations are in',
+    'milliseconds. See docs/configuration.md.',
+    '',
+    'Options:',
+    ...rows,
+    `  --help${''.padEnd(32)}Show this help and exit`,
+    '',
+  ].join('\n');
+}
+
+export type ParsedArgs = { help: true } | { help: false; config: Config };
+
+/**
+ * Reads options from flags, then environment variables, then defaults, and
+ * checks every value. Throws ConfigError for anything it cannot use.
+ */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: o.boolean ? 'boolean' : 'string' }])),
+      },
+    }) as { values: Record<string, string | boolean | undefined> });
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  if (values.help) return { help: true };
+
+  const config: Record<string, unknown> = {};
+  for (const option of OPTIONS) {
+    const flagValue = values[option.flag];
+    const envValue = env[envName(option.flag)];
+    if (flagValue !== undefined) {
+      config[option.key] = typeof flagValue === 'boolean' ? flagValue : option.parse(flagValue, `--${option.flag}`);
+    } else if (envValue !== undefined && envValue !== '') {
+      config[option.key] = option.parse(envValue, envName(option.flag));
+    } else {
+      config[option.key] = option.fallback === undefined ? undefined : option.parse(option.fallback, `--${option.flag}`);
+    }
+  }
+  return { help: false, config: checkTogether(config as unknown as Config) };
+}
+
+/** The configuration with every default, for tests and embedding. */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  const parsed = loadConfig([]);
+  if (parsed.help) throw new Error('unreachable');
+  return checkTogether({ ...parsed.config, ...overrides });
+}
+
+function checkTogether(config: Config): Config {
+  if (config.minRecords > config.maxRecords) {
+    throw new ConfigError(`--min-records (${config.minRecords}) must not exceed --max-records (${config.maxRecords})`);
+  }
+  if (config.seedRows > config.maxRecords) {
+    throw new ConfigError(`--seed-rows (${config.seedRows}) must not exceed --max-records (${config.maxRecords})`);
+  }
+  if (config.maxConnectionsPerSession > config.maxConnections) {
+    throw new ConfigError(
+      `--max-connections-per-session (${config.maxConnectionsPerSession}) must not exceed --max-connections (${config.maxConnections})`,
+    );
+  }
+  return config;
+}

@@ -1,0 +1,140 @@
+/**
+ * The wire protocol shared by the server and the web app.
+ * Every message is described in docs/protocol.md; keep the two in step.
+ */
+
+export const ROW_STATUSES = ['活跃', '离线', '忙碌'] as const;
+export type RowStatus = (typeof ROW_STATUSES)[number];
+
+export interface Row {
+  id: number;
+  name: string;
+  age: number;
+  city: string;
+  score: number;
+  status: RowStatus;
+}
+
+/** Row fields an update may change. */
+export type RowPatch = Partial<Pick<Row, 'age' | 'score' | 'status'>>;
+
+export type ChangeType = 'add' | 'update' | 'delete' | 'batch_update';
+
+interface ChangeBase {
+  seq: number;
+  message: string;
+  timestamp: string;
+  /** How many changes the originating session had made, this one included. */
+  generation_count: number;
+  /** The session whose generator made this change. */
+  session_id: string;
+  /** Only on streams opened with `?full=1`: the whole table after this change. */
+  table_data?: Row[];
+}
+
+export interface AddEvent extends ChangeBase {
+  type: 'add';
+  data: Row;
+}
+export interface UpdateEvent extends ChangeBase {
+  type: 'update';
+  data: Row;
+  /** The fields this update changed. */
+  fields: (keyof RowPatch)[];
+}
+export interface DeleteEvent extends ChangeBase {
+  type: 'delete';
+  data: Row;
+}
+export interface BatchUpdateEvent extends ChangeBase {
+  type: 'batch_update';
+  data: Row[];
+}
+
+export type ChangeEvent = AddEvent | UpdateEvent | DeleteEvent | BatchUpdateEvent;
+
+export interface InitEvent {
+  type: 'init';
+  session_id: string;
+  data: Row[];
+  /** The `seq` of the last change contained in `data`. */
+  version: number;
+  timestamp: string;
+  /** Milliseconds between heartbeats, so a client can tell a dead stream. */
+  heartbeat_interval: number;
+}
+
+export interface HeartbeatEvent {
+  type: 'heartbeat';
+  timestamp: string;
+}
+
+export type EndReason = 'stopped' | 'timeout';
+
+export interface EndEvent {
+  type: 'end';
+  session_id: string;
+  reason: EndReason;
+  message: string;
+}
+
+export type StreamEvent = InitEvent | ChangeEvent | HeartbeatEvent | EndEvent;
+
+export interface ErrorBody {
+  status: 'error';
+  code: string;
+  message: string;
+}
+
+export interface StartResponse {
+  status: 'success';
+  session_id: string;
+  message: string;
+  /** Epoch milliseconds at which the session times out. */
+  expires_at: number;
+}
+
+export interface StopResponse {
+  status: 'success';
+  session_id: string;
+  message: string;
+}
+
+export interface DataResponse {
+  status: 'success';
+  data: Row[];
+  version: number;
+  timestamp: string;
+}
+
+export interface MetricsResponse {
+  active_sessions: number;
+  total_connections: number;
+  pending_messages: number;
+  table_records: number;
+  version: number;
+  memory_usage: { rss: number; heap_used: number };
+  uptime: number;
+}
+
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9]{16}$/;
+
+/** The human-readable `message` of a change, in the words of the original demo. */
+export function describeChange(type: ChangeType, data: Row | Row[]): string {
+  if (Array.isArray(data)) return `批量更新了 ${data.length} 条记录`;
+  switch (type) {
+    case 'add':
+      return `添加了新用户: ${data.name}`;
+    case 'update':
+      return `更新了用户 ${data.name}`;
+    case 'delete':
+      return `删除了用户: ${data.name}`;
+    case 'batch_update':
+      return `批量更新了 1 条记录`;
+  }
+}
+
+export const END_MESSAGES: Record<EndReason, string> = {
+  stopped: '数据生成已结束',
+  timeout: '会话已超时，数据生成已结束',
+};
