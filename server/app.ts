@@ -171,11 +171,13 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
   return { app, openStreams, stats };
 }
 
+const isApiPath = (path: string) => path === '/api' || path.startsWith('/api/');
+
 function staticFiles(dir: string, logger: Logger): Middleware {
   if (!existsSync(dir)) {
     logger.warn({ dir }, 'web app not built: run `npm run build`; only the API is served');
     return (req, res, next) => {
-      if (req.path.startsWith('/api/')) return next();
+      if (isApiPath(req.path)) return next();
       sendError(res, new HttpError(404, 'app_not_built', 'The web app is not built. Run `npm run build`.'));
     };
   }
@@ -189,7 +191,7 @@ function staticFiles(dir: string, logger: Logger): Middleware {
     },
   });
   return (req, res, next) => {
-    if (req.path === '/api' || req.path.startsWith('/api/')) return next();
+    if (isApiPath(req.path)) return next();
     serve(req, res, () => next());
   };
 }

@@ -3,12 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
+import { trackConnections } from './http/connectionTracker.js';
 import type { Config } from './config.js';
 import { createSessionManager } from './sessions/sessionManager.js';
 import { createMemoryStore } from './store/memoryStore.js';
 import type { TableStore } from './store/tableStore.js';
 import { seededRandom } from './table/random.js';
 import { randomRow } from './table/rows.js';
+
+/** How long requests still in flight may finish after close() before they are cut. */
+const FORCE_CLOSE_MS = 2000;
 
 export interface RunningServer {
   /** The base URL the server answers on, with the real port. */
@@ -39,6 +43,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const { app, openStreams } = createApp({ config, store, sessions, logger, now: () => scheduler.now() });
 
   const server = createServer(app.handler as Parameters<typeof createServer>[1]);
+  const connections = trackConnections(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -60,8 +65,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
-        for (const res of openStreams) res.end();
-        server.closeIdleConnections();
+        // Cut streams rather than end them: to a client a cut stream means
+        // "reconnect", which is what a restart or a fail-over needs.
+        for (const res of openStreams) res.destroy();
+        connections.drain();
+        setTimeout(() => server.closeAllConnections(), FORCE_CLOSE_MS).unref();
         sessions.close();
         store.close();
       });

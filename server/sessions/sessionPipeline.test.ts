@@ -1,0 +1,106 @@
+import { Subject, count, ignoreElements, type Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import { sessionPipeline } from './sessionPipeline.js';
+
+function setup() {
+  const testScheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+  let generated = 0;
+  const make = (stop$: Observable<unknown>, options: { updateInterval?: number; heartbeatInterval?: number; deadline?: number } = {}) =>
+    sessionPipeline({
+      mutate: () => `c${++generated}`,
+      updateInterval: options.updateInterval ?? 20,
+      heartbeatInterval: options.heartbeatInterval ?? 50,
+      stop$,
+      deadline: options.deadline ?? 300_000,
+      scheduler: testScheduler,
+    });
+  return { testScheduler, make, generated: () => generated };
+}
+
+/** Heartbeats carry the scheduler's clock: frame n is the epoch plus n ms. */
+const hb = (ms: number) => ({ type: 'heartbeat', timestamp: new Date(ms).toISOString() });
+
+describe('sessionPipeline', () => {
+  it('emits a change every update interval and a heartbeat every heartbeat interval', () => {
+    const { testScheduler, make } = setup();
+    testScheduler.run(({ cold, expectObservable }) => {
+      const { events$ } = make(cold('-'));
+      expectObservable(events$, '^ 110ms !').toBe('20ms a 19ms b 9ms h 9ms c 19ms d 19ms (je)', {
+        a: 'c1',
+        b: 'c2',
+        c: 'c3',
+        d: 'c4',
+        e: 'c5',
+        h: hb(50),
+        j: hb(100),
+      });
+    });
+  });
+
+  it('runs one generator for all its subscribers (share)', () => {
+    const { testScheduler, make, generated } = setup();
+    testScheduler.run(({ cold, expectObservable, flush }) => {
+      const { events$ } = make(cold('-'), { heartbeatInterval: 1000 });
+      const expected = '20ms a 19ms b 19ms c';
+      expectObservable(events$, '^ 60ms !').toBe(expected, { a: 'c1', b: 'c2', c: 'c3' });
+      expectObservable(events$, '^ 60ms !').toBe(expected, { a: 'c1', b: 'c2', c: 'c3' });
+      flush();
+      expect(generated()).toBe(3);
+    });
+  });
+
+  it('stops generating while nobody is subscribed, and resumes for a new subscriber', () => {
+    const { testScheduler, make, generated } = setup();
+    testScheduler.run(({ cold, expectObservable, flush }) => {
+      const { events$ } = make(cold('-'), { heartbeatInterval: 1000 });
+      expectObservable(events$, '^ 45ms !').toBe('20ms a 19ms b', { a: 'c1', b: 'c2' });
+      expectObservable(events$, '100ms ^ 25ms !').toBe('100ms 20ms c', { c: 'c3' });
+      flush();
+      expect(generated()).toBe(3);
+    });
+  });
+
+  it('completes when stopped, ends with reason "stopped", and unsubscribes from stop$', () => {
+    const { testScheduler, make } = setup();
+    testScheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const stop$ = hot('50ms s');
+      const { events$, end$ } = make(stop$, { heartbeatInterval: 1000 });
+      expectObservable(events$).toBe('20ms a 19ms b 9ms |', { a: 'c1', b: 'c2' });
+      expectObservable(end$).toBe('50ms (r|)', { r: 'stopped' });
+      expectSubscriptions(stop$.subscriptions).toBe('^ 49ms !');
+    });
+  });
+
+  it('times out at its deadline, counted in virtual time, with reason "timeout"', () => {
+    const { testScheduler, make, generated } = setup();
+    testScheduler.run(({ cold, expectObservable, flush }) => {
+      const { events$, end$ } = make(cold('-'), { updateInterval: 2000, heartbeatInterval: 10_000, deadline: 300_000 });
+      // 300 s at one change per 2 s and one heartbeat per 10 s. At the deadline
+      // itself the timeout wins: the timer was scheduled first.
+      expectObservable(events$.pipe(count())).toBe('300000ms (n|)', { n: 149 + 29 });
+      expectObservable(end$).toBe('300000ms (r|)', { r: 'timeout' });
+      flush();
+      expect(generated()).toBe(149);
+    });
+  });
+
+  it('keeps the deadline fixed, however late the first subscriber comes', () => {
+    const { testScheduler, make } = setup();
+    testScheduler.run(({ cold, expectObservable }) => {
+      const { events$ } = make(cold('-'), { updateInterval: 100, heartbeatInterval: 10_000, deadline: 1000 });
+      expectObservable(events$.pipe(ignoreElements()), '900ms ^').toBe('1000ms |');
+    });
+  });
+
+  it('replays why it ended to a late subscriber', () => {
+    const { testScheduler, make } = setup();
+    testScheduler.run(({ hot, expectObservable }) => {
+      const stop$ = new Subject<void>();
+      const { end$ } = make(stop$);
+      hot('10ms s').subscribe(() => stop$.next());
+      end$.subscribe();
+      expectObservable(end$, '30ms ^').toBe('30ms (r|)', { r: 'stopped' });
+    });
+  });
+});

@@ -1,0 +1,105 @@
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { ChangeEvent } from '../protocol.js';
+import type { NewRow } from '../table/rows.js';
+import type { ChangeMeta, TableStore } from './tableStore.js';
+
+const person = (name: string, score = 80): NewRow => ({ name, age: 30, city: '北京', score, status: '活跃' });
+const meta: ChangeMeta = { session_id: 'AAAAAAAAAAAAAAAA', generation_count: 1, timestamp: '2026-01-01T00:00:00.000Z' };
+
+export type MakeStore = (options: { history: number; initialRows?: NewRow[] }) => TableStore;
+
+/** The behaviour every TableStore must have, whatever keeps its data. */
+export function tableStoreSuite(name: string, makeStore: MakeStore): void {
+  describe(`${name}: the TableStore contract`, () => {
+    it('starts with its initial rows at version 0, ids from 1', () => {
+      const store = makeStore({ history: 100, initialRows: [person('张三'), person('李四')] });
+      expect(store.version).toBe(0);
+      expect(store.size).toBe(2);
+      expect(store.rows().map((r) => [r.id, r.name])).toEqual([
+        [1, '张三'],
+        [2, '李四'],
+      ]);
+    });
+
+    it('gives every change the next seq and describes it in the original words', () => {
+      const store = makeStore({ history: 100, initialRows: [person('张三')] });
+      const add = store.commit({ type: 'add', row: person('李四') }, meta);
+      const update = store.commit({ type: 'update', id: 1, patch: { score: 99.5 } }, meta);
+      const del = store.commit({ type: 'delete', id: 2 }, meta);
+      expect([add.seq, update.seq, del.seq]).toEqual([1, 2, 3]);
+      expect(store.version).toBe(3);
+      expect(add).toMatchObject({ type: 'add', data: { id: 2, name: '李四' }, message: '添加了新用户: 李四' });
+      expect(update).toMatchObject({ type: 'update', data: { id: 1, score: 99.5 }, fields: ['score'], message: '更新了用户 张三' });
+      expect(del).toMatchObject({ type: 'delete', data: { id: 2, name: '李四' }, message: '删除了用户: 李四' });
+      expect(store.rows()).toEqual([{ ...person('张三', 99.5), id: 1 }]);
+    });
+
+    it('never reuses a row id', () => {
+      const store = makeStore({ history: 100, initialRows: [person('a'), person('b')] });
+      store.commit({ type: 'delete', id: 2 }, meta);
+      const added = store.commit({ type: 'add', row: person('c') }, meta);
+      expect(added.type === 'add' && added.data.id).toBe(3);
+    });
+
+    it('applies a batch update as one change', () => {
+      const store = makeStore({ history: 100, initialRows: [person('a'), person('b'), person('c')] });
+      const change = store.commit(
+        { type: 'batch_update', updates: [{ id: 1, patch: { score: 61 } }, { id: 3, patch: { status: '忙碌' } }] },
+        meta,
+      );
+      expect(change).toMatchObject({ type: 'batch_update', seq: 1, message: '批量更新了 2 条记录' });
+      expect(store.rows().map((r) => [r.score, r.status])).toEqual([
+        [61, '活跃'],
+        [80, '活跃'],
+        [80, '忙碌'],
+      ]);
+    });
+
+    it('rejects a change to a missing row and changes nothing', () => {
+      const store = makeStore({ history: 100, initialRows: [person('a')] });
+      expect(() => store.commit({ type: 'update', id: 9, patch: { score: 70 } }, meta)).toThrow(RangeError);
+      expect(() => store.commit({ type: 'delete', id: 9 }, meta)).toThrow(RangeError);
+      expect(() =>
+        store.commit({ type: 'batch_update', updates: [{ id: 1, patch: { score: 70 } }, { id: 9, patch: { score: 70 } }] }, meta),
+      ).toThrow(RangeError);
+      expect(store.version).toBe(0);
+      expect(store.rows()[0]?.score).toBe(80);
+    });
+
+    it('gives random access to every row by position', () => {
+      const store = makeStore({ history: 100, initialRows: ['a', 'b', 'c', 'd'].map((n) => person(n)) });
+      store.commit({ type: 'delete', id: 2 }, meta);
+      const seen = Array.from({ length: store.size }, (_, i) => store.rowAt(i).id).sort();
+      expect(seen).toEqual([1, 3, 4]);
+      expect(() => store.rowAt(3)).toThrow(RangeError);
+    });
+
+    it('replays exactly the changes after a seq', () => {
+      const store = makeStore({ history: 100, initialRows: [person('a')] });
+      for (let i = 0; i < 10; i++) store.commit({ type: 'update', id: 1, patch: { score: 60 + i } }, meta);
+      expect(store.since(10)).toEqual([]);
+      expect(store.since(7)?.map((c) => c.seq)).toEqual([8, 9, 10]);
+      expect(store.since(0)?.map((c) => c.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+
+    it('cannot replay from before its history or after its version', () => {
+      const store = makeStore({ history: 100, initialRows: [person('a')] });
+      for (let i = 0; i < 250; i++) store.commit({ type: 'update', id: 1, patch: { score: 60 + (i % 40) } }, meta);
+      expect(store.historySize).toBe(100);
+      expect(store.since(150)?.map((c) => c.seq)).toEqual(Array.from({ length: 100 }, (_, i) => 151 + i));
+      expect(store.since(149)).toBeUndefined();
+      expect(store.since(251)).toBeUndefined();
+      expect(store.since(-1)).toBeUndefined();
+    });
+
+    it('emits every change on changes$ in seq order', async () => {
+      const store = makeStore({ history: 100, initialRows: [person('a')] });
+      const received = firstValueFrom(store.changes$.pipe(take(3), toArray()));
+      store.commit({ type: 'add', row: person('b') }, meta);
+      store.commit({ type: 'update', id: 2, patch: { age: 31 } }, meta);
+      store.commit({ type: 'delete', id: 1 }, meta);
+      expect((await received).map((c: ChangeEvent) => c.seq)).toEqual([1, 2, 3]);
+    });
+  });
+}
