@@ -53,7 +53,8 @@ async function expectIdle(): Promise<MetricsResponse> {
   const deadline = Date.now() + 5000;
   do {
     metrics = (await json<MetricsResponse>('/api/metrics')).body;
-    if (metrics.active_sessions === 0 && metrics.total_connections === 0 && metrics.pending_messages === 0) return metrics;
+    if (metrics.active_sessions === 0 && metrics.total_connections === 0 && metrics.pending_messages === 0)
+      return metrics;
     await new Promise((r) => setTimeout(r, 20));
   } while (Date.now() < deadline);
   expect(metrics).toMatchObject({ active_sessions: 0, total_connections: 0, pending_messages: 0 });
@@ -167,7 +168,12 @@ describe('sessions', () => {
     expect(stopped).toMatchObject({ status: 200, body: { status: 'success', message: '数据生成已停止' } });
     for (const client of [first, second]) {
       await client.closed;
-      expect(events(client).at(-1)).toEqual({ type: 'end', session_id: id, reason: 'stopped', message: '数据生成已结束' });
+      expect(events(client).at(-1)).toEqual({
+        type: 'end',
+        session_id: id,
+        reason: 'stopped',
+        message: '数据生成已结束',
+      });
     }
     const again = await json<{ status: string }>(`/api/stop/${id}`, { method: 'POST' });
     expect(again).toMatchObject({ status: 200, body: { status: 'success' } });

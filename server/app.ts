@@ -56,7 +56,11 @@ function resumeCursor(req: Request): number | undefined {
 function seqValue(raw: string, name: string): number {
   const value = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(value)) {
-    throw new HttpError(400, `invalid_${name.toLowerCase().replaceAll('-', '_')}`, `${name} must be a change seq, a whole number ≥ 0.`);
+    throw new HttpError(
+      400,
+      `invalid_${name.toLowerCase().replaceAll('-', '_')}`,
+      `${name} must be a change seq, a whole number ≥ 0.`,
+    );
   }
   return value;
 }

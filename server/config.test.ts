@@ -8,7 +8,7 @@ const load = (argv: string[], env: Record<string, string> = {}) => {
 };
 
 describe('loadConfig', () => {
-  it('has the original demo\'s defaults', () => {
+  it("has the original demo's defaults", () => {
     expect(load([])).toMatchObject({
       host: '127.0.0.1',
       port: 8088,
@@ -61,12 +61,20 @@ describe('loadConfig', () => {
   });
 
   it('names the environment variable when its value is bad', () => {
-    expect(() => load([], { LIVETABLE_MAX_CONNECTIONS: 'lots' })).toThrow(/LIVETABLE_MAX_CONNECTIONS must be a whole number/);
+    expect(() => load([], { LIVETABLE_MAX_CONNECTIONS: 'lots' })).toThrow(
+      /LIVETABLE_MAX_CONNECTIONS must be a whole number/,
+    );
   });
 
   it('answers --help', () => {
     expect(loadConfig(['--help'])).toEqual({ help: true });
-    for (const flag of ['--update-interval', '--weights', '--history', '--access-log', '--max-connections-per-session']) {
+    for (const flag of [
+      '--update-interval',
+      '--weights',
+      '--history',
+      '--access-log',
+      '--max-connections-per-session',
+    ]) {
       expect(helpText()).toContain(flag);
     }
     expect(helpText()).toContain(envName('update-interval'));

@@ -89,22 +89,135 @@ const spec = <K extends keyof Config>(s: OptionSpec<K>) => s;
 
 const OPTIONS = [
   spec({ key: 'host', flag: 'host', fallback: '127.0.0.1', meta: 'ADDR', help: 'Address to listen on', parse: text }),
-  spec({ key: 'port', flag: 'port', fallback: '8088', meta: 'N', help: 'Port to listen on (0 picks a free one)', parse: integer(0, 65535) }),
-  spec({ key: 'updateInterval', flag: 'update-interval', fallback: '2000', meta: 'MS', help: 'Milliseconds between changes a session makes', parse: integer(1, MAX_MS) }),
-  spec({ key: 'heartbeatInterval', flag: 'heartbeat-interval', fallback: '10000', meta: 'MS', help: 'Milliseconds between heartbeats on every stream', parse: integer(10, MAX_MS) }),
-  spec({ key: 'sessionTimeout', flag: 'session-timeout', fallback: '300000', meta: 'MS', help: 'A session ends this long after it starts', parse: integer(1, MAX_MS) }),
-  spec({ key: 'minRecords', flag: 'min-records', fallback: '3', meta: 'N', help: 'Deletes never take the table below this many rows', parse: integer(0, 10_000_000) }),
-  spec({ key: 'maxRecords', flag: 'max-records', fallback: '1000', meta: 'N', help: 'Adds never take the table above this many rows', parse: integer(1, 10_000_000) }),
-  spec({ key: 'seedRows', flag: 'seed-rows', fallback: '10', meta: 'N', help: 'Rows the table starts with', parse: integer(0, 10_000_000) }),
-  spec({ key: 'weights', flag: 'weights', fallback: '40,50,10', meta: 'A,U,D[,B]', help: 'Relative weights of add, update, delete and batch_update', parse: weights }),
-  spec({ key: 'batchSize', flag: 'batch-size', fallback: '5', meta: 'N', help: 'Rows one batch_update changes', parse: integer(1, 10_000) }),
-  spec({ key: 'history', flag: 'history', fallback: '1000', meta: 'N', help: 'Changes kept so reconnecting clients can resume', parse: integer(100, 10_000_000) }),
-  spec({ key: 'maxConnectionsPerSession', flag: 'max-connections-per-session', fallback: '5', meta: 'N', help: 'Open streams one session may have', parse: integer(1, 1_000_000) }),
-  spec({ key: 'maxConnections', flag: 'max-connections', fallback: '100', meta: 'N', help: 'Open streams in all', parse: integer(1, 1_000_000) }),
-  spec({ key: 'logLevel', flag: 'log-level', fallback: 'info', meta: 'LEVEL', help: `Least severe log level written (${LOG_LEVELS.join(', ')})`, parse: oneOf(LOG_LEVELS) }),
-  spec({ key: 'accessLog', flag: 'access-log', fallback: 'false', meta: '', help: 'Log one line per HTTP request', parse: bool, boolean: true }),
-  spec({ key: 'staticDir', flag: 'static-dir', fallback: 'dist/web', meta: 'DIR', help: 'The built web app to serve', parse: text }),
-  spec({ key: 'randomSeed', flag: 'random-seed', fallback: undefined, meta: 'N', help: 'Seed for the change generator, for repeatable runs (default: random)', parse: integer(0, 2 ** 31 - 1) }),
+  spec({
+    key: 'port',
+    flag: 'port',
+    fallback: '8088',
+    meta: 'N',
+    help: 'Port to listen on (0 picks a free one)',
+    parse: integer(0, 65535),
+  }),
+  spec({
+    key: 'updateInterval',
+    flag: 'update-interval',
+    fallback: '2000',
+    meta: 'MS',
+    help: 'Milliseconds between changes a session makes',
+    parse: integer(1, MAX_MS),
+  }),
+  spec({
+    key: 'heartbeatInterval',
+    flag: 'heartbeat-interval',
+    fallback: '10000',
+    meta: 'MS',
+    help: 'Milliseconds between heartbeats on every stream',
+    parse: integer(10, MAX_MS),
+  }),
+  spec({
+    key: 'sessionTimeout',
+    flag: 'session-timeout',
+    fallback: '300000',
+    meta: 'MS',
+    help: 'A session ends this long after it starts',
+    parse: integer(1, MAX_MS),
+  }),
+  spec({
+    key: 'minRecords',
+    flag: 'min-records',
+    fallback: '3',
+    meta: 'N',
+    help: 'Deletes never take the table below this many rows',
+    parse: integer(0, 10_000_000),
+  }),
+  spec({
+    key: 'maxRecords',
+    flag: 'max-records',
+    fallback: '1000',
+    meta: 'N',
+    help: 'Adds never take the table above this many rows',
+    parse: integer(1, 10_000_000),
+  }),
+  spec({
+    key: 'seedRows',
+    flag: 'seed-rows',
+    fallback: '10',
+    meta: 'N',
+    help: 'Rows the table starts with',
+    parse: integer(0, 10_000_000),
+  }),
+  spec({
+    key: 'weights',
+    flag: 'weights',
+    fallback: '40,50,10',
+    meta: 'A,U,D[,B]',
+    help: 'Relative weights of add, update, delete and batch_update',
+    parse: weights,
+  }),
+  spec({
+    key: 'batchSize',
+    flag: 'batch-size',
+    fallback: '5',
+    meta: 'N',
+    help: 'Rows one batch_update changes',
+    parse: integer(1, 10_000),
+  }),
+  spec({
+    key: 'history',
+    flag: 'history',
+    fallback: '1000',
+    meta: 'N',
+    help: 'Changes kept so reconnecting clients can resume',
+    parse: integer(100, 10_000_000),
+  }),
+  spec({
+    key: 'maxConnectionsPerSession',
+    flag: 'max-connections-per-session',
+    fallback: '5',
+    meta: 'N',
+    help: 'Open streams one session may have',
+    parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'maxConnections',
+    flag: 'max-connections',
+    fallback: '100',
+    meta: 'N',
+    help: 'Open streams in all',
+    parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'logLevel',
+    flag: 'log-level',
+    fallback: 'info',
+    meta: 'LEVEL',
+    help: `Least severe log level written (${LOG_LEVELS.join(', ')})`,
+    parse: oneOf(LOG_LEVELS),
+  }),
+  spec({
+    key: 'accessLog',
+    flag: 'access-log',
+    fallback: 'false',
+    meta: '',
+    help: 'Log one line per HTTP request',
+    parse: bool,
+    boolean: true,
+  }),
+  spec({
+    key: 'staticDir',
+    flag: 'static-dir',
+    fallback: 'dist/web',
+    meta: 'DIR',
+    help: 'The built web app to serve',
+    parse: text,
+  }),
+  spec({
+    key: 'randomSeed',
+    flag: 'random-seed',
+    fallback: undefined,
+    meta: 'N',
+    help: 'Seed for the change generator, for repeatable runs (default: random)',
+    parse: integer(0, 2 ** 31 - 1),
+  }),
 ];
 
 /** `update-interval` → `LIVETABLE_UPDATE_INTERVAL`. */
@@ -164,7 +277,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {})
     } else if (envValue !== undefined && envValue !== '') {
       config[option.key] = option.parse(envValue, envName(option.flag));
     } else {
-      config[option.key] = option.fallback === undefined ? undefined : option.parse(option.fallback, `--${option.flag}`);
+      config[option.key] =
+        option.fallback === undefined ? undefined : option.parse(option.fallback, `--${option.flag}`);
     }
   }
   return { help: false, config: checkTogether(config as unknown as Config) };

@@ -33,7 +33,14 @@ describe('formatEvent', () => {
   });
 
   it('gives init the version as id, and heartbeats and end no id', () => {
-    const init: StreamEvent = { type: 'init', session_id: 'S', data: [], version: 9, timestamp: 't', heartbeat_interval: 10 };
+    const init: StreamEvent = {
+      type: 'init',
+      session_id: 'S',
+      data: [],
+      version: 9,
+      timestamp: 't',
+      heartbeat_interval: 10,
+    };
     expect(eventId(init)).toBe(9);
     expect(formatEvent({ type: 'heartbeat', timestamp: 't' })).toBe('data: {"type":"heartbeat","timestamp":"t"}\n\n');
     expect(eventId({ type: 'end', session_id: 'S', reason: 'stopped', message: 'm' })).toBeUndefined();
@@ -41,7 +48,16 @@ describe('formatEvent', () => {
 
   it('keeps a payload with line breaks and separators inside one event', () => {
     const nasty = { ...row, name: 'a\nb\r\nc\u2028d\n\ndata: forged' };
-    const event: StreamEvent = { type: 'update', seq: 1, data: nasty, fields: ['score'], message: 'm', timestamp: 't', generation_count: 1, session_id: 'S' };
+    const event: StreamEvent = {
+      type: 'update',
+      seq: 1,
+      data: nasty,
+      fields: ['score'],
+      message: 'm',
+      timestamp: 't',
+      generation_count: 1,
+      session_id: 'S',
+    };
     const messages = parse(formatEvent(event) + formatEvent({ type: 'heartbeat', timestamp: 't' }));
     expect(messages).toHaveLength(2);
     expect(JSON.parse(messages[0]!.data).data.name).toBe(nasty.name);

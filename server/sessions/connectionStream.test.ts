@@ -11,12 +11,33 @@ const meta = { session_id: SID, generation_count: 1, timestamp: '2026-01-01T00:0
 
 function setup(history = 100) {
   const testScheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
-  const store = createMemoryStore({ history, initialRows: [{ name: '张三', age: 30, city: '北京', score: 80, status: '活跃' }] });
+  const store = createMemoryStore({
+    history,
+    initialRows: [{ name: '张三', age: 30, city: '北京', score: 80, status: '活跃' }],
+  });
   let score = 60;
   const update = (): ChangeEvent => store.commit({ type: 'update', id: 1, patch: { score: score++ } }, meta);
-  const open = (stop$: Observable<unknown>, cursor: number | undefined, mutate: () => ChangeEvent | undefined = update) => {
-    const session = sessionPipeline({ mutate, updateInterval: 10, heartbeatInterval: 25, stop$, deadline: 10_000, scheduler: testScheduler });
-    return connectionStream({ store, sessionId: SID, session, cursor, heartbeatInterval: 25, now: () => testScheduler.now() });
+  const open = (
+    stop$: Observable<unknown>,
+    cursor: number | undefined,
+    mutate: () => ChangeEvent | undefined = update,
+  ) => {
+    const session = sessionPipeline({
+      mutate,
+      updateInterval: 10,
+      heartbeatInterval: 25,
+      stop$,
+      deadline: 10_000,
+      scheduler: testScheduler,
+    });
+    return connectionStream({
+      store,
+      sessionId: SID,
+      session,
+      cursor,
+      heartbeatInterval: 25,
+      now: () => testScheduler.now(),
+    });
   };
   return { testScheduler, store, update, open };
 }
@@ -26,7 +47,12 @@ describe('connectionStream', () => {
     const { testScheduler, open } = setup();
     testScheduler.run(({ hot, expectObservable }) => {
       expectObservable(open(hot('35ms s'), undefined)).toBe('i 9ms a 9ms b 4ms h 4ms c 4ms (e|)', {
-        i: expect.objectContaining({ type: 'init', version: 0, data: [expect.objectContaining({ id: 1 })], heartbeat_interval: 25 }),
+        i: expect.objectContaining({
+          type: 'init',
+          version: 0,
+          data: [expect.objectContaining({ id: 1 })],
+          heartbeat_interval: 25,
+        }),
         a: expect.objectContaining({ type: 'update', seq: 1 }),
         b: expect.objectContaining({ type: 'update', seq: 2 }),
         h: { type: 'heartbeat', timestamp: new Date(25).toISOString() },

@@ -94,7 +94,15 @@ export function createSessionManager({ store, config, scheduler, random, logger 
         remember(id);
         logger.info({ session_id: id, reason, changes: generated }, 'session ended');
       });
-      const session = { id, startedAt, deadline: startedAt + config.sessionTimeout, pipeline, stop$, watch, connections: 0 };
+      const session = {
+        id,
+        startedAt,
+        deadline: startedAt + config.sessionTimeout,
+        pipeline,
+        stop$,
+        watch,
+        connections: 0,
+      };
       sessions.set(id, session);
       logger.info({ session_id: id, deadline: new Date(session.deadline).toISOString() }, 'session started');
       return session;
@@ -132,9 +140,14 @@ export function createSessionManager({ store, config, scheduler, random, logger 
         );
       }
       if (connections >= config.maxConnections) {
-        throw new HttpError(429, 'too_many_connections', `The server has ${connections} open streams, the most allowed.`, {
-          'Retry-After': RETRY_AFTER_S,
-        });
+        throw new HttpError(
+          429,
+          'too_many_connections',
+          `The server has ${connections} open streams, the most allowed.`,
+          {
+            'Retry-After': RETRY_AFTER_S,
+          },
+        );
       }
       session.connections++;
       connections++;

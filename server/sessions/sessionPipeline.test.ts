@@ -6,7 +6,10 @@ import { sessionPipeline } from './sessionPipeline.js';
 function setup() {
   const testScheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
   let generated = 0;
-  const make = (stop$: Observable<unknown>, options: { updateInterval?: number; heartbeatInterval?: number; deadline?: number } = {}) =>
+  const make = (
+    stop$: Observable<unknown>,
+    options: { updateInterval?: number; heartbeatInterval?: number; deadline?: number } = {},
+  ) =>
     sessionPipeline({
       mutate: () => `c${++generated}`,
       updateInterval: options.updateInterval ?? 20,

@@ -30,7 +30,12 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
       expect([add.seq, update.seq, del.seq]).toEqual([1, 2, 3]);
       expect(store.version).toBe(3);
       expect(add).toMatchObject({ type: 'add', data: { id: 2, name: '李四' }, message: '添加了新用户: 李四' });
-      expect(update).toMatchObject({ type: 'update', data: { id: 1, score: 99.5 }, fields: ['score'], message: '更新了用户 张三' });
+      expect(update).toMatchObject({
+        type: 'update',
+        data: { id: 1, score: 99.5 },
+        fields: ['score'],
+        message: '更新了用户 张三',
+      });
       expect(del).toMatchObject({ type: 'delete', data: { id: 2, name: '李四' }, message: '删除了用户: 李四' });
       expect(store.rows()).toEqual([{ ...person('张三', 99.5), id: 1 }]);
     });
@@ -45,7 +50,13 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
     it('applies a batch update as one change', () => {
       const store = makeStore({ history: 100, initialRows: [person('a'), person('b'), person('c')] });
       const change = store.commit(
-        { type: 'batch_update', updates: [{ id: 1, patch: { score: 61 } }, { id: 3, patch: { status: '忙碌' } }] },
+        {
+          type: 'batch_update',
+          updates: [
+            { id: 1, patch: { score: 61 } },
+            { id: 3, patch: { status: '忙碌' } },
+          ],
+        },
         meta,
       );
       expect(change).toMatchObject({ type: 'batch_update', seq: 1, message: '批量更新了 2 条记录' });
@@ -61,7 +72,16 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
       expect(() => store.commit({ type: 'update', id: 9, patch: { score: 70 } }, meta)).toThrow(RangeError);
       expect(() => store.commit({ type: 'delete', id: 9 }, meta)).toThrow(RangeError);
       expect(() =>
-        store.commit({ type: 'batch_update', updates: [{ id: 1, patch: { score: 70 } }, { id: 9, patch: { score: 70 } }] }, meta),
+        store.commit(
+          {
+            type: 'batch_update',
+            updates: [
+              { id: 1, patch: { score: 70 } },
+              { id: 9, patch: { score: 70 } },
+            ],
+          },
+          meta,
+        ),
       ).toThrow(RangeError);
       expect(store.version).toBe(0);
       expect(store.rows()[0]?.score).toBe(80);

@@ -41,7 +41,11 @@ describe('nextMutation', () => {
     const store = storeWith(3);
     const random = seededRandom(2);
     for (let i = 0; i < 500; i++) {
-      const mutation = nextMutation(store, mix({ weights: { add: 0, update: 1, delete: 1000, batch_update: 0 } }), random);
+      const mutation = nextMutation(
+        store,
+        mix({ weights: { add: 0, update: 1, delete: 1000, batch_update: 0 } }),
+        random,
+      );
       expect(mutation?.type).toBe('update');
     }
   });
@@ -50,7 +54,11 @@ describe('nextMutation', () => {
     const store = storeWith(10);
     const random = seededRandom(3);
     for (let i = 0; i < 500; i++) {
-      const mutation = nextMutation(store, mix({ maxRecords: 10, weights: { add: 1000, update: 1, delete: 0, batch_update: 0 } }), random);
+      const mutation = nextMutation(
+        store,
+        mix({ maxRecords: 10, weights: { add: 1000, update: 1, delete: 0, batch_update: 0 } }),
+        random,
+      );
       expect(mutation?.type).toBe('update');
     }
   });
@@ -78,21 +86,33 @@ describe('nextMutation', () => {
     const store = storeWith(7);
     const random = seededRandom(5);
     for (let i = 0; i < 200; i++) {
-      const mutation = nextMutation(store, mix({ batchSize: 5, weights: { add: 0, update: 0, delete: 0, batch_update: 1 } }), random);
+      const mutation = nextMutation(
+        store,
+        mix({ batchSize: 5, weights: { add: 0, update: 0, delete: 0, batch_update: 1 } }),
+        random,
+      );
       if (mutation?.type !== 'batch_update') throw new Error('expected a batch update');
       const ids = mutation.updates.map((u) => u.id);
       expect(ids).toHaveLength(5);
       expect(new Set(ids).size).toBe(5);
     }
     const small = storeWith(2);
-    const mutation = nextMutation(small, mix({ batchSize: 5, weights: { add: 0, update: 0, delete: 0, batch_update: 1 } }), random);
+    const mutation = nextMutation(
+      small,
+      mix({ batchSize: 5, weights: { add: 0, update: 0, delete: 0, batch_update: 1 } }),
+      random,
+    );
     expect(mutation?.type === 'batch_update' && mutation.updates.length).toBe(2);
   });
 
   it('keeps the table within its bounds over a long run', () => {
     const store = storeWith(5);
     const random = seededRandom(6);
-    const bounds = mix({ minRecords: 3, maxRecords: 12, weights: { add: 40, update: 50, delete: 10, batch_update: 5 } });
+    const bounds = mix({
+      minRecords: 3,
+      maxRecords: 12,
+      weights: { add: 40, update: 50, delete: 10, batch_update: 5 },
+    });
     for (let i = 0; i < 5000; i++) {
       store.commit(nextMutation(store, bounds, random)!, meta);
       expect(store.size).toBeGreaterThanOrEqual(3);

@@ -41,7 +41,13 @@ describe('weightedChoice', () => {
   it('never picks a choice of weight 0', () => {
     const random = seededRandom(5);
     for (let i = 0; i < 1000; i++) {
-      expect(weightedChoice(random, [{ value: 'a', weight: 0 }, { value: 'b', weight: 1 }, { value: 'c', weight: 0 }])).toBe('b');
+      expect(
+        weightedChoice(random, [
+          { value: 'a', weight: 0 },
+          { value: 'b', weight: 1 },
+          { value: 'c', weight: 0 },
+        ]),
+      ).toBe('b');
     }
   });
 

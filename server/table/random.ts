@@ -32,10 +32,7 @@ export function pick<T>(random: Random, items: readonly T[]): T {
  * Picks one of `choices` with probability proportional to its weight.
  * Choices of weight 0 are never picked; returns undefined when all weights are 0.
  */
-export function weightedChoice<T>(
-  random: Random,
-  choices: readonly { value: T; weight: number }[],
-): T | undefined {
+export function weightedChoice<T>(random: Random, choices: readonly { value: T; weight: number }[]): T | undefined {
   const total = choices.reduce((sum, c) => sum + c.weight, 0);
   if (total <= 0) return undefined;
   let r = random() * total;

@@ -1,11 +1,35 @@
 import { ROW_STATUSES, type Row, type RowPatch } from '../protocol.js';
 import { pick, randomIntIn, type Random } from './random.js';
 
-const SURNAMES = '王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤'.split('');
-const GIVEN_NAMES = '伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红娥玲芬燕彬鑫博文浩宇欣怡子涵梓轩一诺思远雨桐俊杰晓东建国志强海燕春梅'.split('');
+const SURNAMES =
+  '王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤'.split(
+    '',
+  );
+const GIVEN_NAMES =
+  '伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红娥玲芬燕彬鑫博文浩宇欣怡子涵梓轩一诺思远雨桐俊杰晓东建国志强海燕春梅'.split(
+    '',
+  );
 const CITIES = [
-  '北京', '上海', '广州', '深圳', '杭州', '成都', '武汉', '西安', '南京', '重庆',
-  '天津', '苏州', '长沙', '郑州', '青岛', '沈阳', '厦门', '昆明', '大连', '哈尔滨',
+  '北京',
+  '上海',
+  '广州',
+  '深圳',
+  '杭州',
+  '成都',
+  '武汉',
+  '西安',
+  '南京',
+  '重庆',
+  '天津',
+  '苏州',
+  '长沙',
+  '郑州',
+  '青岛',
+  '沈阳',
+  '厦门',
+  '昆明',
+  '大连',
+  '哈尔滨',
 ] as const;
 
 export type NewRow = Omit<Row, 'id'>;
@@ -41,7 +65,11 @@ export function randomPatch(random: Random, row: Row): RowPatch {
   const patch: RowPatch = {};
   const roll = random();
   if (roll < 0.8) patch.score = differentScore(random, row.score);
-  if (roll >= 0.5) patch.status = pick(random, ROW_STATUSES.filter((s) => s !== row.status));
+  if (roll >= 0.5)
+    patch.status = pick(
+      random,
+      ROW_STATUSES.filter((s) => s !== row.status),
+    );
   if (random() < 0.1 && row.age < 65) patch.age = row.age + 1;
   return patch;
 }

@@ -1,0 +1,23 @@
+import { expect, test } from './fixtures.js';
+
+test.use({ serverArgs: ['--update-interval', '150', '--heartbeat-interval', '400'] });
+
+test('a stalled connection shows "reconnecting", then resumes without losing a change', async ({ app, server }) => {
+  await app.start.click();
+  await app.waitForVersion(5);
+  // Freeze the server: no message, no error. After 2.5 silent heartbeats the
+  // page must notice by itself and try again.
+  server.process.kill('SIGSTOP');
+  try {
+    await expect(app.connection).toHaveAttribute('data-state', 'reconnecting', { timeout: 10_000 });
+  } finally {
+    server.process.kill('SIGCONT');
+  }
+  await expect(app.connection).toHaveAttribute('data-state', 'live');
+  const resumedAt = await app.version();
+  await app.waitForVersion(resumedAt + 5);
+  await app.stop.click();
+  await expect(app.connection).toHaveAttribute('data-state', 'disconnected');
+  await app.expectSameTableAs(server);
+  await expect(app.log.locator('li[data-kind="error"]', { hasText: /gap|缺失|丢失/i })).toHaveCount(0);
+});

@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { test as base, expect, type Locator, type Page } from '@playwright/test';
+import type { DataResponse, Row } from '../server/protocol.js';
+
+/** A Livetable server started for one test, from the built app, on a free port. */
+export interface LiveServer {
+  url: string;
+  process: ChildProcess;
+  data(): Promise<DataResponse>;
+}
+
+/** Fast timings so journeys take seconds; each test can override them. */
+const FAST_ARGS = ['--update-interval', '150', '--heartbeat-interval', '1000'];
+
+async function launchServer(args: string[]): Promise<LiveServer> {
+  const child = spawn(process.execPath, ['dist/server/main.js', '--port', '0', '--static-dir', 'dist/web', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start in 10 s')), 10_000);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === 'listening' && entry.url) {
+        clearTimeout(timer);
+        resolve(entry.url);
+      }
+    });
+  });
+  return {
+    url,
+    process: child,
+    async data() {
+      return (await (await fetch(`${url}/api/data`)).json()) as DataResponse;
+    },
+  };
+}
+
+/** The page as a user sees it, with the locators the journeys need. */
+export class LiveTablePage {
+  readonly start: Locator;
+  readonly stop: Locator;
+  readonly connection: Locator;
+  readonly table: Locator;
+  readonly rows: Locator;
+  readonly log: Locator;
+  readonly records: Locator;
+  readonly updates: Locator;
+  readonly average: Locator;
+
+  constructor(readonly page: Page) {
+    this.start = page.getByTestId('start');
+    this.stop = page.getByTestId('stop');
+    this.connection = page.getByTestId('connection');
+    this.table = page.getByTestId('table');
+    this.rows = this.table.locator('tbody tr[data-row-id]');
+    this.log = page.getByTestId('log');
+    this.records = page.getByTestId('stat-records');
+    this.updates = page.getByTestId('stat-updates');
+    this.average = page.getByTestId('stat-average');
+  }
+
+  async open(): Promise<void> {
+    await this.page.goto('/');
+    await expect(this.table).toBeVisible();
+  }
+
+  /** The version of the table the page holds: the seq of the last change applied. */
+  async version(): Promise<number> {
+    return Number(await this.table.getAttribute('data-version'));
+  }
+
+  async waitForVersion(atLeast: number): Promise<void> {
+    await expect.poll(() => this.version(), { timeout: 15_000 }).toBeGreaterThanOrEqual(atLeast);
+  }
+
+  /** Every row as its cells read, in page order. */
+  async shownRows(): Promise<Row[]> {
+    return this.rows.evaluateAll((trs) =>
+      trs.map((tr) => {
+        const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '');
+        return {
+          id: Number(cells[0]),
+          name: cells[1] ?? '',
+          age: Number(cells[2]),
+          city: cells[3] ?? '',
+          score: Number(cells[4]),
+          status: cells[5] as Row['status'],
+        };
+      }),
+    );
+  }
+
+  /** Waits until the page shows exactly the server's table. */
+  async expectSameTableAs(server: LiveServer): Promise<void> {
+    const { data, version } = await server.data();
+    await expect.poll(() => this.version()).toBe(version);
+    await expect(this.rows).toHaveCount(data.length);
+    expect(await this.shownRows()).toEqual(data);
+  }
+}
+
+export const test = base.extend<{ serverArgs: string[]; server: LiveServer; app: LiveTablePage }>({
+  serverArgs: [FAST_ARGS, { option: true }],
+  server: async ({ serverArgs }, use) => {
+    const server = await launchServer(serverArgs);
+    await use(server);
+    server.process.kill('SIGCONT');
+    server.process.kill('SIGTERM');
+  },
+  baseURL: async ({ server }, use) => use(server.url),
+  app: async ({ page }, use) => {
+    const app = new LiveTablePage(page);
+    await app.open();
+    await use(app);
+  },
+});
+
+export { expect };
