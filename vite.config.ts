@@ -6,7 +6,8 @@ const DEV_API = process.env.LIVETABLE_DEV_API ?? 'http://127.0.0.1:8089';
 
 export default defineConfig({
   root: 'web',
-  plugins: [svelte()],
+  // Vite's root is web/, so point the plugin at the shared config explicitly.
+  plugins: [svelte({ configFile: '../svelte.config.js' })],
   build: {
     outDir: '../dist/web',
     emptyOutDir: true,

@@ -77,8 +77,14 @@ export class LiveTablePage {
 
   /** Every row as its cells read, in page order. */
   async shownRows(): Promise<Row[]> {
-    return this.rows.evaluateAll((trs) =>
-      trs.map((tr) => {
+    return (await this.snapshot()).rows;
+  }
+
+  /** Rows and stat cards read at one instant, so a change cannot land between them. */
+  async snapshot(): Promise<{ rows: Row[]; records: string; updates: string; average: string }> {
+    return this.page.evaluate(() => {
+      const text = (testId: string) => document.querySelector(`[data-testid="${testId}"]`)?.textContent?.trim() ?? '';
+      const rows = [...document.querySelectorAll('[data-testid="table"] tbody tr[data-row-id]')].map((tr) => {
         const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '');
         return {
           id: Number(cells[0]),
@@ -88,8 +94,9 @@ export class LiveTablePage {
           score: Number(cells[4]),
           status: cells[5] as Row['status'],
         };
-      }),
-    );
+      });
+      return { rows, records: text('stat-records'), updates: text('stat-updates'), average: text('stat-average') };
+    });
   }
 
   /** Waits until the page shows exactly the server's table. */

@@ -1,0 +1,530 @@
+import { get } from 'svelte/store';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Row, StreamEvent } from '../../../server/protocol';
+import { IDLE_SYNC_MS, SESSION_KEY, UPDATES_KEY, averageScore, createLiveTable, type StreamSource } from './liveTable';
+
+const ID = 'AbCdEfGh12345678';
+const T0 = '2025-01-01T12:00:00.000Z';
+
+const row = (id: number, score = 80): Row => ({ id, name: `用户${id}`, age: 30, city: '上海', score, status: '活跃' });
+
+class FakeSource implements StreamSource {
+  readyState = 0;
+  onopen: StreamSource['onopen'] = null;
+  onmessage: StreamSource['onmessage'] = null;
+  onerror: StreamSource['onerror'] = null;
+  closed = false;
+  constructor(readonly url: string) {}
+  close(): void {
+    this.closed = true;
+    this.readyState = 2;
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.(new Event('open'));
+  }
+  send(event: StreamEvent | string): void {
+    const data = typeof event === 'string' ? event : JSON.stringify(event);
+    this.onmessage?.({ data } as MessageEvent<string>);
+  }
+  fail(readyState: 0 | 2): void {
+    this.readyState = readyState;
+    this.onerror?.(new Event('error'));
+  }
+}
+
+interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+type Route = (url: string, init?: RequestInit) => Reply | 'network-error';
+
+function fakeResponse({ status, body, headers = {} }: Reply): Response {
+  return {
+    ok: status >= 200 && status < 300,
+    status,
+    headers: new Headers(headers),
+    json: async () => {
+      if (body === undefined) throw new SyntaxError('no body');
+      return body;
+    },
+  } as Response;
+}
+
+function setup(overrides: Record<string, Route> = {}) {
+  const sources: FakeSource[] = [];
+  const requests: { url: string; init?: RequestInit }[] = [];
+  const storage = new Map<string, string>();
+  // What the server's table looks like, for /api/data and /api/metrics.
+  const server = { rows: [row(1), row(2)], version: 10 };
+  const routes: Record<string, Route> = {
+    'GET /api/data': () => ({
+      status: 200,
+      body: { status: 'success', data: server.rows, version: server.version, timestamp: T0 },
+    }),
+    'GET /api/metrics': () => ({ status: 200, body: { active_sessions: 0, version: server.version } }),
+    ...overrides,
+  };
+  const fetch = vi.fn(async (url: string, init?: RequestInit) => {
+    requests.push({ url, init });
+    const path = url.replace(/\?.*/, '').replace(/^\/api\/(stream|stop)\/[^/]+$/, '/api/$1/:id');
+    const key = `${init?.method ?? 'GET'} ${path}`;
+    const route = routes[key];
+    if (!route) throw new Error(`unexpected request ${key}`);
+    const reply = route(url, init);
+    if (reply === 'network-error') throw new TypeError('Failed to fetch');
+    return fakeResponse(reply);
+  });
+  const live = createLiveTable({
+    openStream: (url) => {
+      const source = new FakeSource(url);
+      sources.push(source);
+      return source;
+    },
+    fetch,
+    storage: () => ({
+      getItem: (key) => storage.get(key) ?? null,
+      setItem: (key, value) => void storage.set(key, value),
+      removeItem: (key) => void storage.delete(key),
+    }),
+    now: () => T0,
+    visible: () => true,
+  });
+  const last = () => {
+    const source = sources.at(-1);
+    if (!source) throw new Error('no stream opened');
+    return source;
+  };
+  const texts = () => get(live.log).map((entry) => (typeof entry.text === 'string' ? entry.text : entry.text.key));
+  const streamRequests = () => requests.filter((r) => r.url.startsWith('/api/stream/')).length;
+  return { live, sources, requests, storage, server, fetch, last, texts, streamRequests };
+}
+
+const started: Route = () => ({
+  status: 200,
+  body: { status: 'success', session_id: ID, message: '数据生成已开始', expires_at: 0 },
+});
+const init = (data: Row[], version: number, heartbeat = 2000): StreamEvent => ({
+  type: 'init',
+  session_id: ID,
+  data,
+  version,
+  timestamp: T0,
+  heartbeat_interval: heartbeat,
+});
+const add = (seq: number, data: Row): StreamEvent => ({
+  type: 'add',
+  seq,
+  data,
+  message: `添加了新用户: ${data.name}`,
+  timestamp: T0,
+  generation_count: seq,
+  session_id: ID,
+});
+
+/** Lets pending promise callbacks (fetch, json) run. */
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+};
+
+/** A running session whose stream has delivered init at version 10. */
+async function running(routes: Record<string, Route> = {}) {
+  const t = setup({ 'POST /api/start': started, ...routes });
+  await t.live.start();
+  t.last().open();
+  t.last().send(init([row(1), row(2)], 10));
+  return t;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('averageScore', () => {
+  it('averages to one decimal, or shows a dash for no rows', () => {
+    expect(averageScore([row(1, 80), row(2, 85.5), row(3, 90.1)])).toBe('85.2');
+    expect(averageScore([row(1, 70)])).toBe('70.0');
+    expect(averageScore([])).toBe('—');
+  });
+});
+
+describe('liveTable: page load', () => {
+  it('without a remembered session, loads /api/data and shows it idle', async () => {
+    const t = setup();
+    t.server.rows = [row(2, 70), row(1, 91)];
+    t.server.version = 4;
+    await t.live.resumeOrLoad();
+    expect(get(t.live.table).rows.map((r) => r.id)).toEqual([1, 2]);
+    expect(get(t.live.table).version).toBe(4);
+    expect(get(t.live.stats)).toEqual({ records: 2, updates: 0, average: '80.5' });
+    expect(get(t.live.connection)).toBe('disconnected');
+    expect(t.sources).toHaveLength(0);
+    expect(t.texts()).toEqual(['log.loaded']);
+  });
+
+  it('an idle page follows changes other pages make, checking the version first', async () => {
+    const t = setup();
+    await t.live.resumeOrLoad();
+    await vi.advanceTimersByTimeAsync(IDLE_SYNC_MS);
+    expect(t.requests.map((r) => r.url)).toEqual(['/api/data', '/api/metrics']);
+    t.server.rows = [row(1), row(2), row(3)];
+    t.server.version = 14;
+    await vi.advanceTimersByTimeAsync(IDLE_SYNC_MS);
+    expect(t.requests.map((r) => r.url).slice(2)).toEqual(['/api/metrics', '/api/data']);
+    expect(get(t.live.table).version).toBe(14);
+    expect(get(t.live.stats).records).toBe(3);
+    // Quietly: the log is for what the user did and what the server said.
+    expect(t.texts()).toEqual(['log.loaded']);
+  });
+
+  it('an idle page in a hidden tab does not poll', async () => {
+    const t = setup();
+    let visible = false;
+    const live = createLiveTable({
+      openStream: () => new FakeSource(''),
+      fetch: t.fetch,
+      storage: () => null,
+      now: () => T0,
+      visible: () => visible,
+    });
+    await live.resumeOrLoad();
+    await vi.advanceTimersByTimeAsync(IDLE_SYNC_MS * 5);
+    expect(t.requests.map((r) => r.url)).toEqual(['/api/data']);
+    visible = true;
+    await vi.advanceTimersByTimeAsync(IDLE_SYNC_MS);
+    expect(t.requests.map((r) => r.url)).toEqual(['/api/data', '/api/metrics']);
+    live.destroy();
+  });
+
+  it('logs an error when /api/data fails', async () => {
+    const t = setup({ 'GET /api/data': () => 'network-error' });
+    await t.live.resumeOrLoad();
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'error', text: { key: 'log.loadFailed' } });
+    expect(get(t.live.table).rows).toEqual([]);
+  });
+
+  it('with a remembered session, reconnects to its stream for a fresh init', async () => {
+    const t = setup();
+    t.storage.set(SESSION_KEY, ID);
+    t.storage.set(UPDATES_KEY, '12');
+    await t.live.resumeOrLoad();
+    expect(t.fetch).not.toHaveBeenCalled();
+    expect(t.last().url).toBe(`/api/stream/${ID}`);
+    expect(get(t.live.connection)).toBe('connecting');
+    expect(get(t.live.session)).toMatchObject({ id: ID, running: true });
+    expect(get(t.live.stats).updates).toBe(12);
+    t.last().send(init([row(1)], 30));
+    expect(get(t.live.connection)).toBe('live');
+    expect(get(t.live.table).version).toBe(30);
+  });
+
+  it('a remembered session that has ended is forgotten, and the table loads idle', async () => {
+    const t = setup({
+      'GET /api/stream/:id': () => ({
+        status: 404,
+        body: { status: 'error', code: 'session_not_found', message: 'gone' },
+      }),
+    });
+    t.server.rows = [row(1)];
+    t.server.version = 0;
+    t.storage.set(SESSION_KEY, ID);
+    await t.live.resumeOrLoad();
+    t.last().fail(2);
+    await settle();
+    // The version matches (0), but the page holds no table yet, so it loads one.
+    expect(t.requests.map((r) => r.url)).toEqual([`/api/stream/${ID}`, '/api/metrics', '/api/data']);
+    expect(get(t.live.connection)).toBe('disconnected');
+    expect(get(t.live.session).running).toBe(false);
+    expect(t.storage.has(SESSION_KEY)).toBe(false);
+    expect(get(t.live.table).rows).toHaveLength(1);
+    expect(
+      get(t.live.log).some((e) => e.kind === 'error' && typeof e.text !== 'string' && e.text.key === 'log.sessionGone'),
+    ).toBe(true);
+  });
+});
+
+describe('liveTable: start and stream', () => {
+  it('start posts, remembers the session and opens one stream', async () => {
+    const t = setup({ 'POST /api/start': started });
+    const pending = t.live.start();
+    expect(get(t.live.session).busy).toBe(true);
+    await pending;
+    expect(t.requests[0]).toMatchObject({ url: '/api/start', init: { method: 'POST' } });
+    expect(t.storage.get(SESSION_KEY)).toBe(ID);
+    expect(t.sources.map((s) => s.url)).toEqual([`/api/stream/${ID}`]);
+    expect(get(t.live.connection)).toBe('connecting');
+    expect(get(t.live.session)).toEqual({ id: ID, running: true, busy: false, ended: false });
+    expect(t.texts()).toEqual(['数据生成已开始']);
+    t.last().open();
+    expect(get(t.live.connection)).toBe('live');
+  });
+
+  it('start does nothing while a session runs', async () => {
+    const t = await running();
+    await t.live.start();
+    expect(t.fetch).toHaveBeenCalledTimes(1);
+    expect(t.sources).toHaveLength(1);
+  });
+
+  it('folds messages into the table, stats and log, and counts updates across reloads', async () => {
+    const t = await running();
+    t.last().send(add(11, row(3, 95)));
+    expect(get(t.live.table).rows.map((r) => r.id)).toEqual([1, 2, 3]);
+    expect(get(t.live.stats)).toEqual({ records: 3, updates: 1, average: '85.0' });
+    expect(t.texts().at(-1)).toBe('添加了新用户: 用户3');
+    expect(t.storage.get(UPDATES_KEY)).toBe('1');
+  });
+
+  it('logs an error for a message that is not JSON, and keeps going', async () => {
+    const t = await running();
+    t.last().send('{oops');
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'error', text: { key: 'log.badMessage' } });
+    t.last().send(add(11, row(3)));
+    expect(get(t.live.table).version).toBe(11);
+  });
+
+  it('a failed start logs the server message', async () => {
+    const t = setup({
+      'POST /api/start': () => ({ status: 429, body: { status: 'error', code: 'busy', message: '服务器繁忙' } }),
+    });
+    await t.live.start();
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'error', text: '服务器繁忙' });
+    expect(t.sources).toHaveLength(0);
+    expect(get(t.live.session).running).toBe(false);
+  });
+
+  it('a start that cannot reach the server logs a network error', async () => {
+    const t = setup({ 'POST /api/start': () => 'network-error' });
+    await t.live.start();
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'error', text: { key: 'log.networkError' } });
+    expect(get(t.live.session).busy).toBe(false);
+  });
+});
+
+describe('liveTable: reconnecting', () => {
+  it('on an error while CONNECTING keeps the EventSource: the browser resumes with Last-Event-ID', async () => {
+    const t = await running();
+    t.last().fail(0);
+    expect(get(t.live.connection)).toBe('reconnecting');
+    expect(t.last().closed).toBe(false);
+    expect(t.sources).toHaveLength(1);
+    expect(t.fetch).toHaveBeenCalledTimes(1);
+    t.last().open();
+    expect(get(t.live.connection)).toBe('live');
+    expect(t.texts().slice(-2)).toEqual(['log.lost', 'log.resumed']);
+  });
+
+  it('on CLOSED probes the stream; 200 reopens at once with ?since=version', async () => {
+    const t = await running({ 'GET /api/stream/:id': () => ({ status: 200 }) });
+    t.last().send(add(11, row(3)));
+    const first = t.last();
+    first.fail(2);
+    expect(first.closed).toBe(true);
+    await settle();
+    expect(t.requests.at(-1)?.url).toBe(`/api/stream/${ID}?since=11`);
+    expect(t.requests.at(-1)?.init?.signal?.aborted).toBe(true);
+    expect(t.sources.map((s) => s.url)).toEqual([`/api/stream/${ID}`, `/api/stream/${ID}?since=11`]);
+    expect(get(t.live.connection)).toBe('reconnecting');
+  });
+
+  it('on CLOSED with 404 the session is over: disconnected, error logged, session forgotten', async () => {
+    const t = await running({
+      'GET /api/stream/:id': () => ({
+        status: 404,
+        body: { status: 'error', code: 'session_not_found', message: 'x' },
+      }),
+    });
+    t.last().fail(2);
+    await settle();
+    expect(get(t.live.connection)).toBe('disconnected');
+    expect(get(t.live.session).running).toBe(false);
+    expect(t.storage.has(SESSION_KEY)).toBe(false);
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'error', text: { key: 'log.sessionGone' } });
+    expect(get(t.live.table).rows).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.sources).toHaveLength(1);
+    expect(t.streamRequests()).toBe(1);
+  });
+
+  it('on CLOSED with 429 waits Retry-After seconds, then reopens', async () => {
+    const t = await running({ 'GET /api/stream/:id': () => ({ status: 429, headers: { 'Retry-After': '3' } }) });
+    t.last().fail(2);
+    await settle();
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.sources.map((s) => s.url).at(-1)).toBe(`/api/stream/${ID}?since=10`);
+  });
+
+  it('when the probe cannot reach the server, retries with backoff 1 s, 2 s, 4 s … up to 10 s', async () => {
+    let reachable = false;
+    const t = await running({ 'GET /api/stream/:id': () => (reachable ? { status: 200 } : 'network-error') });
+    t.last().fail(2);
+    await settle();
+    const probes = () => t.requests.filter((r) => r.url.startsWith('/api/stream/')).length;
+    expect(probes()).toBe(1);
+    const gaps: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const before = probes();
+      let waited = 0;
+      while (probes() === before) {
+        await vi.advanceTimersByTimeAsync(500);
+        waited += 500;
+      }
+      gaps.push(waited);
+    }
+    expect(gaps).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000]);
+    reachable = true;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(t.sources).toHaveLength(2);
+    t.last().open();
+    expect(get(t.live.connection)).toBe('live');
+  });
+
+  it('the watchdog reopens a stream silent for 2.5 heartbeat intervals', async () => {
+    const t = await running();
+    await vi.advanceTimersByTimeAsync(4000);
+    t.last().send({ type: 'heartbeat', timestamp: T0 });
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.sources).toHaveLength(2);
+    expect(t.sources[0]?.closed).toBe(true);
+    expect(t.last().url).toBe(`/api/stream/${ID}?since=10`);
+    expect(get(t.live.connection)).toBe('reconnecting');
+  });
+
+  it('before any init the watchdog waits 2.5 × 10 s', async () => {
+    const t = setup({ 'POST /api/start': started });
+    await t.live.start();
+    await vi.advanceTimersByTimeAsync(24_999);
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.sources).toHaveLength(2);
+    // Without a table in hand, the new stream asks for a full init.
+    expect(t.last().url).toBe(`/api/stream/${ID}`);
+  });
+
+  it('ignores messages from a stream it has replaced', async () => {
+    const t = await running();
+    const old = t.last();
+    await vi.advanceTimersByTimeAsync(5000);
+    old.send(add(11, row(3)));
+    expect(get(t.live.table).version).toBe(10);
+  });
+});
+
+describe('liveTable: ending', () => {
+  it('end closes the stream, disconnects and does not reconnect', async () => {
+    const t = await running();
+    t.last().send({ type: 'end', session_id: ID, reason: 'timeout', message: '会话已超时，数据生成已结束' });
+    expect(t.last().closed).toBe(true);
+    expect(get(t.live.connection)).toBe('disconnected');
+    expect(get(t.live.session)).toMatchObject({ running: false, ended: true });
+    expect(t.storage.has(SESSION_KEY)).toBe(false);
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '会话已超时，数据生成已结束' });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.sources).toHaveLength(1);
+    expect(t.streamRequests()).toBe(0);
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '会话已超时，数据生成已结束' });
+  });
+
+  it('after the end, the idle page picks up what other sessions changed meanwhile', async () => {
+    const t = await running();
+    t.server.rows = [row(1), row(2), row(5)];
+    t.server.version = 12;
+    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
+    await settle();
+    expect(get(t.live.table).version).toBe(12);
+    expect(get(t.live.table).rows.map((r) => r.id)).toEqual([1, 2, 5]);
+  });
+
+  const stopped: Route = () => ({
+    status: 200,
+    body: { status: 'success', session_id: ID, message: '数据生成已停止' },
+  });
+
+  it('stop posts, then lets the stream deliver its end before closing it', async () => {
+    const t = await running({ 'POST /api/stop/:id': stopped });
+    await t.live.stop();
+    expect(t.requests.find((r) => r.url.startsWith('/api/stop/'))).toMatchObject({
+      url: `/api/stop/${ID}`,
+      init: { method: 'POST' },
+    });
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'success', text: '数据生成已停止' });
+    expect(t.last().closed).toBe(false);
+    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
+    expect(t.last().closed).toBe(true);
+    expect(get(t.live.connection)).toBe('disconnected');
+    expect(get(t.live.session).running).toBe(false);
+    expect(t.storage.has(SESSION_KEY)).toBe(false);
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '数据生成已结束' });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.sources).toHaveLength(1);
+  });
+
+  it('stop closes the stream itself when no end arrives in time', async () => {
+    const t = await running({ 'POST /api/stop/:id': stopped });
+    await t.live.stop();
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(t.last().closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.last().closed).toBe(true);
+    expect(get(t.live.connection)).toBe('disconnected');
+    expect(get(t.live.session).running).toBe(false);
+    expect(t.storage.has(SESSION_KEY)).toBe(false);
+  });
+
+  it('stop after the end already arrived changes nothing more', async () => {
+    const t = await running({ 'POST /api/stop/:id': stopped });
+    const pending = t.live.stop();
+    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
+    await pending;
+    expect(t.texts().slice(-2)).toEqual(['数据生成已结束', '数据生成已停止']);
+    expect(get(t.live.connection)).toBe('disconnected');
+  });
+
+  it('stop during a backoff cancels the pending retry', async () => {
+    const t = await running({ 'GET /api/stream/:id': () => 'network-error', 'POST /api/stop/:id': stopped });
+    t.last().fail(2);
+    await settle();
+    expect(t.streamRequests()).toBe(1);
+    await t.live.stop();
+    expect(get(t.live.connection)).toBe('disconnected');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.streamRequests()).toBe(1);
+    expect(t.sources).toHaveLength(1);
+  });
+
+  it('a failed stop logs the server message and keeps the session', async () => {
+    const t = await running({
+      'POST /api/stop/:id': () => ({
+        status: 500,
+        body: { status: 'error', code: 'internal_error', message: '服务器出错' },
+      }),
+    });
+    await t.live.stop();
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'error', text: '服务器出错' });
+    expect(get(t.live.session).running).toBe(true);
+    expect(t.last().closed).toBe(false);
+  });
+
+  it('destroy closes the stream and clears every timer', async () => {
+    const t = await running();
+    t.live.destroy();
+    expect(t.last().closed).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('destroy on an idle page stops its polling', async () => {
+    const t = setup();
+    await t.live.resumeOrLoad();
+    t.live.destroy();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});

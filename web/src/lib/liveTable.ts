@@ -1,0 +1,463 @@
+import { derived, get, writable } from 'svelte/store';
+import type { DataResponse, Row, StreamEvent } from '../../../server/protocol';
+import type { MessageKey, MessageParams } from './i18n';
+import { initialState, reduce, type LogKind, type Message } from './reducer';
+
+/** The part of `EventSource` this module uses, so tests can hand in a fake. */
+export interface StreamSource {
+  readonly readyState: number;
+  onopen: ((event: Event) => void) | null;
+  onmessage: ((event: MessageEvent<string>) => void) | null;
+  onerror: ((event: Event) => void) | null;
+  close(): void;
+}
+
+type KeyValueStore = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+
+/** Everything with side effects the live table needs from the page. */
+export interface LiveTableDeps {
+  openStream: (url: string) => StreamSource;
+  fetch: (input: string, init?: RequestInit) => Promise<Response>;
+  /** Null when storage is unavailable (private mode, sandboxed frame). */
+  storage: () => KeyValueStore | null;
+  /** The current time as an ISO string, for local log entries. */
+  now: () => string;
+  /** False while the tab is hidden, so an idle page does not poll in the background. */
+  visible: () => boolean;
+}
+
+/** sessionStorage key of the running session, so a reload picks it up again. */
+export const SESSION_KEY = 'livetable.session';
+/** sessionStorage key of the update count, so a reload does not reset the stat. */
+export const UPDATES_KEY = 'livetable.updates';
+
+const SESSION_ID = /^[A-Za-z0-9]{16}$/;
+const CONNECTING = 0;
+const OPEN = 1;
+/** A stream silent for this many heartbeat intervals is taken for dead. */
+const WATCHDOG_FACTOR = 2.5;
+const BACKOFF_FIRST_MS = 1000;
+const BACKOFF_MAX_MS = 10_000;
+const DEFAULT_RETRY_AFTER_S = 5;
+/** How long a stopped session's stream may take to deliver `end` before we close it ourselves. */
+const STOP_GRACE_MS = 3000;
+/**
+ * While no session runs here, other pages' sessions may still change the
+ * shared table; an idle page checks the version this often and reloads.
+ */
+export const IDLE_SYNC_MS = 3000;
+const STREAM_TYPES = new Set<string>(['init', 'add', 'update', 'delete', 'batch_update', 'heartbeat', 'end']);
+
+function browserDeps(): LiveTableDeps {
+  return {
+    openStream: (url) => new EventSource(url),
+    fetch: (input, init) => fetch(input, init),
+    storage: () => {
+      try {
+        return sessionStorage;
+      } catch {
+        return null;
+      }
+    },
+    now: () => new Date().toISOString(),
+    visible: () => document.visibilityState !== 'hidden',
+  };
+}
+
+function streamUrl(id: string, since: number | undefined): string {
+  return since === undefined ? `/api/stream/${id}` : `/api/stream/${id}?since=${since}`;
+}
+
+async function readJson(response: Response): Promise<Record<string, unknown> | null> {
+  try {
+    const body: unknown = await response.json();
+    return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+function isStreamEvent(value: unknown): value is StreamEvent {
+  return typeof value === 'object' && value !== null && STREAM_TYPES.has(String((value as { type?: unknown }).type));
+}
+
+/** Seconds from a `Retry-After` header (delay-seconds form), or the default. */
+function retryAfterSeconds(header: string | null): number {
+  const seconds = header === null ? NaN : Number(header.trim());
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : DEFAULT_RETRY_AFTER_S;
+}
+
+/** The mean score to one decimal, or an em dash for an empty table. */
+export function averageScore(rows: readonly Row[]): string {
+  if (rows.length === 0) return '—';
+  let sum = 0;
+  for (const row of rows) sum += row.score;
+  return (sum / rows.length).toFixed(1);
+}
+
+/**
+ * The one place with side effects: one EventSource at a time, folded through
+ * `reduce` into a store the views derive from. The reconnect rules are in
+ * `open` and `probeStream`.
+ */
+export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
+  const state = writable(initialState());
+  const busy = writable(false);
+
+  let source: StreamSource | null = null;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  let probe: AbortController | null = null;
+  let attempt = 0;
+  // Set between a successful stop and the `end` it makes the server send.
+  let stopping = false;
+  // Bumped on every teardown, so an answer that arrives for an older stream is dropped.
+  let generation = 0;
+  let idleRun = 0;
+
+  const current = () => get(state);
+  const dispatch = (message: Message) => state.update((s) => reduce(s, message));
+  const note = (kind: LogKind, key: MessageKey, params?: MessageParams) =>
+    dispatch({ type: 'log', kind, text: params === undefined ? { key } : { key, params }, at: deps.now() });
+  const say = (kind: LogKind, text: string) => dispatch({ type: 'log', kind, text, at: deps.now() });
+
+  function store(action: (storage: KeyValueStore) => void): void {
+    try {
+      const storage = deps.storage();
+      if (storage) action(storage);
+    } catch {
+      // Storage full or denied: only the reload resume is lost.
+    }
+  }
+
+  function remembered(): { id: string; updates: number } | null {
+    let id: string | null = null;
+    let updates = 0;
+    store((s) => {
+      id = s.getItem(SESSION_KEY);
+      updates = Number(s.getItem(UPDATES_KEY)) || 0;
+    });
+    return id !== null && SESSION_ID.test(id) ? { id, updates } : null;
+  }
+
+  function forget(): void {
+    store((s) => {
+      s.removeItem(SESSION_KEY);
+      s.removeItem(UPDATES_KEY);
+    });
+  }
+
+  /** Closes the stream and cancels every stream timer and probe. */
+  function teardown(): void {
+    generation++;
+    stopping = false;
+    if (source) {
+      source.onopen = source.onmessage = source.onerror = null;
+      source.close();
+      source = null;
+    }
+    probe?.abort();
+    probe = null;
+    clearTimeout(watchdog);
+    clearTimeout(retry);
+    watchdog = retry = undefined;
+  }
+
+  /** The session is over on this page: close everything, then follow the table idle. */
+  function leaveSession(): void {
+    teardown();
+    forget();
+    dispatch({ type: 'session', id: null });
+    dispatch({ type: 'connection', state: 'disconnected' });
+    void syncIdle();
+  }
+
+  function reconnecting(): void {
+    const { connection } = current();
+    if (connection === 'live') note('info', 'log.lost');
+    // A first connection that fails is still "connecting": it never was live.
+    if (connection !== 'connecting') dispatch({ type: 'connection', state: 'reconnecting' });
+  }
+
+  function open(id: string, resume: boolean): void {
+    teardown();
+    const { synced, version } = current();
+    const es = deps.openStream(streamUrl(id, resume && synced ? version : undefined));
+    source = es;
+    es.onopen = () => {
+      attempt = 0;
+      if (current().connection === 'reconnecting') note('success', 'log.resumed');
+      dispatch({ type: 'connection', state: 'live' });
+    };
+    es.onmessage = (event) => {
+      receive(event.data);
+      if (source === es && !stopping) armWatchdog(id);
+    };
+    es.onerror = () => {
+      if (stopping) {
+        leaveSession();
+        return;
+      }
+      // CONNECTING: the browser retries by itself and sends Last-Event-ID, so the
+      // server replays what we missed. Closing here would throw that away.
+      if (es.readyState === CONNECTING) {
+        reconnecting();
+        return;
+      }
+      // CLOSED: the server refused with an HTTP error; ask it why before retrying.
+      reconnecting();
+      teardown();
+      void probeStream(id);
+    };
+    armWatchdog(id);
+  }
+
+  function armWatchdog(id: string): void {
+    clearTimeout(watchdog);
+    const ms = WATCHDOG_FACTOR * current().heartbeatInterval;
+    watchdog = setTimeout(() => {
+      note('info', 'log.stalled', { seconds: ms / 1000 });
+      dispatch({ type: 'connection', state: 'reconnecting' });
+      open(id, true);
+    }, ms);
+  }
+
+  function receive(data: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      message = undefined;
+    }
+    if (!isStreamEvent(message)) {
+      note('error', 'log.badMessage');
+      return;
+    }
+    dispatch(message);
+    if (message.type === 'end') {
+      // The reducer has logged the end and marked the session over.
+      leaveSession();
+    } else if (message.type !== 'heartbeat' && message.type !== 'init') {
+      const { updates } = current();
+      store((s) => s.setItem(UPDATES_KEY, String(updates)));
+    }
+  }
+
+  async function probeStream(id: string): Promise<void> {
+    const mine = generation;
+    const controller = new AbortController();
+    probe = controller;
+    const { synced, version } = current();
+    let status: number | undefined;
+    let retryAfter: string | null = null;
+    try {
+      const response = await deps.fetch(streamUrl(id, synced ? version : undefined), {
+        signal: controller.signal,
+        cache: 'no-store',
+        headers: { Accept: 'text/event-stream' },
+      });
+      status = response.status;
+      retryAfter = response.headers.get('Retry-After');
+    } catch {
+      status = undefined;
+    } finally {
+      // Only the status matters; a 200 would otherwise hold a stream open.
+      controller.abort();
+    }
+    if (mine !== generation) return;
+    probe = null;
+
+    if (status === undefined || status >= 500 || status === 408) {
+      const delay = Math.min(BACKOFF_FIRST_MS * 2 ** attempt, BACKOFF_MAX_MS);
+      attempt++;
+      note('info', 'log.retry', { seconds: delay / 1000 });
+      retry = setTimeout(() => void probeStream(id), delay);
+    } else if (status === 429) {
+      const seconds = retryAfterSeconds(retryAfter);
+      note('info', 'log.busy', { seconds });
+      retry = setTimeout(() => open(id, true), seconds * 1000);
+    } else if (status >= 200 && status < 300) {
+      open(id, true);
+    } else {
+      // 404: the session has ended (or the server restarted); 400: a bad id.
+      note('error', 'log.sessionGone');
+      leaveSession();
+    }
+  }
+
+  function reportFailure(response: Response, body: Record<string, unknown> | null): void {
+    if (typeof body?.message === 'string') say('error', body.message);
+    else note('error', 'log.requestFailed', { status: response.status });
+  }
+
+  /** Shows `/api/data`; dropped if a session started meanwhile. Returns false on failure. */
+  async function loadData(): Promise<boolean> {
+    const mine = generation;
+    try {
+      const response = await deps.fetch('/api/data', { headers: { Accept: 'application/json' } });
+      const body = (await readJson(response)) as Partial<DataResponse> | null;
+      if (!response.ok || !Array.isArray(body?.data)) return false;
+      if (mine !== generation || current().sessionId !== null) return true;
+      dispatch({
+        type: 'loaded',
+        data: body.data,
+        version: body.version ?? 0,
+        timestamp: body.timestamp ?? deps.now(),
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Keeps an idle page current: other pages' sessions change the shared table
+   * too, and without a session of our own no stream tells us. A cheap version
+   * check first; the table only when it moved.
+   */
+  async function syncIdle(): Promise<void> {
+    const run = ++idleRun;
+    clearTimeout(idle);
+    idle = undefined;
+    if (current().sessionId !== null) return;
+    if (deps.visible()) {
+      try {
+        const response = await deps.fetch('/api/metrics', { headers: { Accept: 'application/json' } });
+        const body = await readJson(response);
+        const { synced, version } = current();
+        if (response.ok && (!synced || body?.version !== version)) await loadData();
+      } catch {
+        // Idle and unreachable: nothing to tell the user; try again later.
+      }
+    }
+    if (run === idleRun && current().sessionId === null) idle = setTimeout(() => void syncIdle(), IDLE_SYNC_MS);
+  }
+
+  function stopIdleSync(): void {
+    idleRun++;
+    clearTimeout(idle);
+    idle = undefined;
+  }
+
+  async function request(url: string): Promise<{ response: Response; body: Record<string, unknown> | null } | null> {
+    try {
+      const response = await deps.fetch(url, { method: 'POST', headers: { Accept: 'application/json' } });
+      return { response, body: await readJson(response) };
+    } catch {
+      note('error', 'log.networkError');
+      return null;
+    }
+  }
+
+  /** Asks the server for a new session and follows its stream. */
+  async function start(): Promise<void> {
+    if (get(busy) || current().sessionId !== null) return;
+    busy.set(true);
+    try {
+      const answer = await request('/api/start');
+      if (answer === null) return;
+      const { response, body } = answer;
+      const id = body?.session_id;
+      if (!response.ok || typeof id !== 'string' || !SESSION_ID.test(id)) {
+        reportFailure(response, body);
+        return;
+      }
+      stopIdleSync();
+      teardown();
+      store((s) => {
+        s.setItem(SESSION_KEY, id);
+        s.setItem(UPDATES_KEY, '0');
+      });
+      dispatch({ type: 'session', id });
+      if (typeof body?.message === 'string') say('success', body.message);
+      dispatch({ type: 'connection', state: 'connecting' });
+      open(id, false);
+    } finally {
+      busy.set(false);
+    }
+  }
+
+  /** Stops the running session; its stream then delivers `end` and closes. */
+  async function stop(): Promise<void> {
+    const id = current().sessionId;
+    if (get(busy) || id === null) return;
+    busy.set(true);
+    try {
+      const answer = await request(`/api/stop/${id}`);
+      if (answer === null) return;
+      const { response, body } = answer;
+      if (!response.ok) {
+        reportFailure(response, body);
+        // The server does not know this session: holding on to it helps nobody.
+        if (response.status === 404 || response.status === 400) leaveSession();
+        return;
+      }
+      if (typeof body?.message === 'string') say('success', body.message);
+      if (current().sessionId !== id) return; // `end` came first and did the rest
+      if (source !== null && source.readyState === OPEN) {
+        // The server sends `end` on the open stream; let it arrive so the log shows it.
+        stopping = true;
+        clearTimeout(watchdog);
+        retry = setTimeout(leaveSession, STOP_GRACE_MS);
+      } else {
+        leaveSession();
+      }
+    } finally {
+      busy.set(false);
+    }
+  }
+
+  /** On page load: follow the session this tab was running, or show the table idle. */
+  async function resumeOrLoad(): Promise<void> {
+    const saved = remembered();
+    if (saved === null) {
+      if (await loadData()) note('info', 'log.loaded', { count: current().rows.length });
+      else note('error', 'log.loadFailed');
+      if (current().sessionId === null && idle === undefined) idle = setTimeout(() => void syncIdle(), IDLE_SYNC_MS);
+      return;
+    }
+    dispatch({ type: 'session', id: saved.id, updates: saved.updates });
+    note('info', 'log.resuming', { id: saved.id });
+    dispatch({ type: 'connection', state: 'connecting' });
+    open(saved.id, false);
+  }
+
+  // Averaging 1000 rows on every heartbeat is cheap, but only rows change it.
+  let averagedRows: Row[] | null = null;
+  let average = '—';
+  const averageOf = (rows: Row[]) => {
+    if (rows !== averagedRows) {
+      averagedRows = rows;
+      average = averageScore(rows);
+    }
+    return average;
+  };
+
+  return {
+    state: { subscribe: state.subscribe },
+    table: derived(state, (s) => ({ rows: s.rows, version: s.version, flash: s.flash })),
+    stats: derived(state, (s) => ({ records: s.rows.length, updates: s.updates, average: averageOf(s.rows) })),
+    log: derived(state, (s) => s.log),
+    connection: derived(state, (s) => s.connection),
+    session: derived([state, busy], ([s, b]) => ({
+      id: s.sessionId,
+      running: s.sessionId !== null,
+      busy: b,
+      ended: s.ended,
+    })),
+    start,
+    stop,
+    resumeOrLoad,
+    /** Closes the stream and clears every timer (tests, hot reload). */
+    destroy(): void {
+      teardown();
+      stopIdleSync();
+    },
+  };
+}
+
+export type LiveTable = ReturnType<typeof createLiveTable>;
+
+/** The page's live table. Creating it touches nothing; `resumeOrLoad()` starts the work. */
+export const liveTable = createLiveTable();

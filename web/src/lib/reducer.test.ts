@@ -1,0 +1,304 @@
+import { describe, expect, it } from 'vitest';
+import type { AddEvent, BatchUpdateEvent, DeleteEvent, InitEvent, Row, UpdateEvent } from '../../../server/protocol';
+import { FLASH_LIMIT, LOG_LIMIT, initialState, reduce, type LiveState, type Message } from './reducer';
+
+const T0 = '2025-01-01T12:00:00.000Z';
+const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
+
+const row = (id: number, fields: Partial<Row> = {}): Row => ({
+  id,
+  name: `用户${id}`,
+  age: 20 + id,
+  city: '北京',
+  score: 80,
+  status: '活跃',
+  ...fields,
+});
+
+const meta = (seq: number) => ({ seq, timestamp: at(seq), generation_count: seq, session_id: 'AAAAAAAAAAAAAAAA' });
+
+const init = (data: Row[], version: number, heartbeat = 2000): InitEvent => ({
+  type: 'init',
+  session_id: 'AAAAAAAAAAAAAAAA',
+  data,
+  version,
+  timestamp: T0,
+  heartbeat_interval: heartbeat,
+});
+const add = (seq: number, data: Row): AddEvent => ({
+  type: 'add',
+  data,
+  message: `添加了新用户: ${data.name}`,
+  ...meta(seq),
+});
+const update = (seq: number, data: Row): UpdateEvent => ({
+  type: 'update',
+  data,
+  fields: ['score'],
+  message: `更新了用户 ${data.name}`,
+  ...meta(seq),
+});
+const del = (seq: number, data: Row): DeleteEvent => ({
+  type: 'delete',
+  data,
+  message: `删除了用户: ${data.name}`,
+  ...meta(seq),
+});
+const batch = (seq: number, data: Row[]): BatchUpdateEvent => ({
+  type: 'batch_update',
+  data,
+  message: `批量更新了 ${data.length} 条记录`,
+  ...meta(seq),
+});
+
+const fold = (messages: Message[], state: LiveState = initialState()) => messages.reduce(reduce, state);
+const ids = (state: LiveState) => state.rows.map((r) => r.id);
+/** A state holding rows 1..3 at version 10, as after the first init. */
+const synced = () => fold([init([row(1), row(2), row(3)], 10)]);
+
+describe('reduce: init', () => {
+  it('replaces the whole table, the version and the heartbeat interval', () => {
+    const before = fold([{ type: 'loaded', data: [row(7)], version: 3, timestamp: T0 }]);
+    const state = reduce(before, init([row(1), row(2)], 10, 2000));
+    expect(ids(state)).toEqual([1, 2]);
+    expect(state.version).toBe(10);
+    expect(state.synced).toBe(true);
+    expect(state.heartbeatInterval).toBe(2000);
+    expect(state.connection).toBe('live');
+  });
+
+  it('sorts rows into id order and logs how many were synced', () => {
+    const state = reduce(initialState(), init([row(3), row(1), row(2)], 5));
+    expect(ids(state)).toEqual([1, 2, 3]);
+    expect(state.log).toEqual([
+      { id: 1, kind: 'info', text: { key: 'log.synced', params: { count: 3, version: 5 } }, at: T0 },
+    ]);
+  });
+
+  it('drops highlights of the old table and keeps the update count', () => {
+    const busy = fold([add(11, row(4)), update(12, row(1, { score: 90 }))], synced());
+    const state = reduce(busy, init([row(1)], 40));
+    expect(state.flash).toEqual({});
+    expect(state.updates).toBe(2);
+  });
+
+  it('does not mutate the state it was given', () => {
+    const before = synced();
+    const snapshot = structuredClone(before);
+    reduce(before, init([row(9)], 99));
+    expect(before).toEqual(snapshot);
+  });
+});
+
+describe('reduce: changes', () => {
+  it('add appends the row, advances the version and logs the message as success', () => {
+    const before = synced();
+    const state = reduce(before, add(11, row(4, { name: '王芳' })));
+    expect(ids(state)).toEqual([1, 2, 3, 4]);
+    expect(state.rows).not.toBe(before.rows);
+    expect(before.rows).toHaveLength(3);
+    expect(state.version).toBe(11);
+    expect(state.updates).toBe(1);
+    expect(state.log.at(-1)).toMatchObject({ kind: 'success', text: '添加了新用户: 王芳', at: at(11) });
+    expect(state.flash[4]).toEqual({ kind: 'add', seq: 11 });
+  });
+
+  it('update replaces the row with the same id and keeps the others as they were', () => {
+    const before = synced();
+    const changed = row(2, { score: 95.5, status: '忙碌' });
+    const state = reduce(before, update(11, changed));
+    expect(ids(state)).toEqual([1, 2, 3]);
+    expect(state.rows[1]).toBe(changed);
+    expect(state.rows[0]).toBe(before.rows[0]);
+    expect(before.rows[1]?.score).toBe(80);
+    expect(state.flash[2]).toEqual({ kind: 'update', seq: 11 });
+    expect(state.log.at(-1)).toMatchObject({ kind: 'success', text: '更新了用户 用户2' });
+  });
+
+  it('delete removes the row and its highlight', () => {
+    const before = fold([update(11, row(2, { score: 70 }))], synced());
+    const state = reduce(before, del(12, row(2)));
+    expect(ids(state)).toEqual([1, 3]);
+    expect(state.flash[2]).toBeUndefined();
+    expect(state.version).toBe(12);
+    expect(state.updates).toBe(2);
+    expect(state.log.at(-1)).toMatchObject({ kind: 'success', text: '删除了用户: 用户2' });
+  });
+
+  it('delete of a row it does not hold changes nothing but the version and count', () => {
+    const before = synced();
+    const state = reduce(before, del(11, row(42)));
+    expect(state.rows).toBe(before.rows);
+    expect(state.version).toBe(11);
+  });
+
+  it('batch_update replaces every row it carries, highlighting each', () => {
+    const before = synced();
+    const state = reduce(before, batch(11, [row(3, { score: 61 }), row(1, { score: 99 })]));
+    expect(ids(state)).toEqual([1, 2, 3]);
+    expect(state.rows.map((r) => r.score)).toEqual([99, 80, 61]);
+    expect(state.rows[1]).toBe(before.rows[1]);
+    expect(state.flash).toEqual({ 1: { kind: 'update', seq: 11 }, 3: { kind: 'update', seq: 11 } });
+    expect(state.updates).toBe(1);
+    expect(state.log.at(-1)).toMatchObject({ kind: 'success', text: '批量更新了 2 条记录' });
+  });
+
+  it('keeps id order when a row arrives out of order', () => {
+    const state = fold([add(11, row(10)), update(12, row(5))], synced());
+    expect(ids(state)).toEqual([1, 2, 3, 5, 10]);
+  });
+
+  it('ignores a duplicate: a change whose seq is not above the version', () => {
+    const before = fold([add(11, row(4))], synced());
+    expect(reduce(before, add(11, row(4)))).toBe(before);
+    expect(reduce(before, update(7, row(1, { score: 1 })))).toBe(before);
+    expect(reduce(before, del(10, row(1)))).toBe(before);
+  });
+
+  it('ignores a change already contained in the init snapshot', () => {
+    const before = synced();
+    expect(reduce(before, add(10, row(4)))).toBe(before);
+  });
+
+  it('applies a change after a gap but logs an error first', () => {
+    const state = reduce(synced(), add(15, row(4)));
+    expect(ids(state)).toEqual([1, 2, 3, 4]);
+    expect(state.version).toBe(15);
+    const [gap, message] = state.log.slice(-2);
+    expect(gap).toMatchObject({ kind: 'error', text: { key: 'log.gap', params: { expected: 11, seq: 15 } } });
+    expect(message).toMatchObject({ kind: 'success', text: '添加了新用户: 用户4' });
+  });
+
+  it('logs no error for consecutive changes', () => {
+    const state = fold([add(11, row(4)), update(12, row(4, { age: 50 })), del(13, row(1))], synced());
+    expect(state.log.filter((entry) => entry.kind === 'error')).toEqual([]);
+    expect(state.updates).toBe(3);
+  });
+
+  it('a change marks the connection live', () => {
+    const before = reduce(synced(), { type: 'connection', state: 'reconnecting' });
+    expect(reduce(before, add(11, row(4))).connection).toBe('live');
+  });
+});
+
+describe('reduce: heartbeat and end', () => {
+  it('heartbeat keeps the table and marks the connection live', () => {
+    const before = reduce(synced(), { type: 'connection', state: 'reconnecting' });
+    const state = reduce(before, { type: 'heartbeat', timestamp: at(30) });
+    expect(state.rows).toBe(before.rows);
+    expect(state.log).toBe(before.log);
+    expect(state.connection).toBe('live');
+    expect(state.clock).toBe(at(30));
+  });
+
+  it('end disconnects, forgets the session and logs the message as info', () => {
+    const running = fold(
+      [
+        { type: 'session', id: 'AAAAAAAAAAAAAAAA' },
+        { type: 'heartbeat', timestamp: at(20) },
+      ],
+      synced(),
+    );
+    const state = reduce(running, {
+      type: 'end',
+      session_id: 'AAAAAAAAAAAAAAAA',
+      reason: 'stopped',
+      message: '数据生成已结束',
+    });
+    expect(state.connection).toBe('disconnected');
+    expect(state.sessionId).toBeNull();
+    expect(state.ended).toBe(true);
+    expect(state.rows).toBe(running.rows);
+    expect(state.log.at(-1)).toMatchObject({ kind: 'info', text: '数据生成已结束', at: at(20) });
+  });
+
+  it('a new session clears the ended flag and restarts the update count', () => {
+    const ended = fold(
+      [
+        add(11, row(4)),
+        { type: 'end', session_id: 'AAAAAAAAAAAAAAAA', reason: 'timeout', message: '会话已超时，数据生成已结束' },
+      ],
+      synced(),
+    );
+    const state = reduce(ended, { type: 'session', id: 'BBBBBBBBBBBBBBBB' });
+    expect(state).toMatchObject({ sessionId: 'BBBBBBBBBBBBBBBB', ended: false, updates: 0 });
+    expect(reduce(ended, { type: 'session', id: 'BBBBBBBBBBBBBBBB', updates: 7 }).updates).toBe(7);
+    // Forgetting the ended session keeps what the page shows about it.
+    expect(reduce(ended, { type: 'session', id: null })).toBe(ended);
+  });
+});
+
+describe('reduce: local actions', () => {
+  it('loaded shows a snapshot without touching the connection', () => {
+    const state = reduce(initialState(), { type: 'loaded', data: [row(2), row(1)], version: 4, timestamp: T0 });
+    expect(ids(state)).toEqual([1, 2]);
+    expect(state).toMatchObject({ version: 4, synced: true, connection: 'disconnected' });
+  });
+
+  it("loaded never rolls a running session's table back behind what the stream gave", () => {
+    const before = reduce(synced(), { type: 'session', id: 'AAAAAAAAAAAAAAAA' });
+    expect(reduce(before, { type: 'loaded', data: [row(1)], version: 9, timestamp: T0 })).toBe(before);
+  });
+
+  it('loaded, when idle, takes even an older snapshot: the server may have restarted', () => {
+    const state = reduce(synced(), { type: 'loaded', data: [row(1)], version: 2, timestamp: T0 });
+    expect(ids(state)).toEqual([1]);
+    expect(state.version).toBe(2);
+  });
+
+  it('connection sets the state, and an unchanged one returns the same state', () => {
+    const state = reduce(initialState(), { type: 'connection', state: 'connecting' });
+    expect(state.connection).toBe('connecting');
+    expect(reduce(state, { type: 'connection', state: 'connecting' })).toBe(state);
+  });
+
+  it('log appends entries newest last with increasing ids', () => {
+    const state = fold([
+      { type: 'log', kind: 'info', text: { key: 'log.loaded', params: { count: 3 } }, at: at(1) },
+      { type: 'log', kind: 'error', text: 'HTTP 500', at: at(2) },
+    ]);
+    expect(state.log).toEqual([
+      { id: 1, kind: 'info', text: { key: 'log.loaded', params: { count: 3 } }, at: at(1) },
+      { id: 2, kind: 'error', text: 'HTTP 500', at: at(2) },
+    ]);
+  });
+
+  it('reset returns to the initial state', () => {
+    expect(reduce(fold([add(11, row(4))], synced()), { type: 'reset' })).toEqual(initialState());
+  });
+});
+
+describe('reduce: bounds', () => {
+  it(`keeps only the newest ${LOG_LIMIT} log entries`, () => {
+    let state = synced();
+    for (let seq = 11; seq < 11 + LOG_LIMIT + 50; seq++) state = reduce(state, update(seq, row(1, { score: seq })));
+    expect(state.log).toHaveLength(LOG_LIMIT);
+    expect(state.log.at(-1)?.text).toBe('更新了用户 用户1');
+    expect(state.log.at(-1)?.at).toBe(at(11 + LOG_LIMIT + 49));
+    // The oldest kept entry is the 51st written after the init entry: ids stay unique and ordered.
+    const logIds = state.log.map((entry) => entry.id);
+    expect(logIds).toEqual([...logIds].sort((a, b) => a - b));
+    expect(new Set(logIds).size).toBe(LOG_LIMIT);
+    expect(logIds[0]).toBe(state.nextLogId - LOG_LIMIT);
+  });
+
+  it(`keeps highlights for at most ${FLASH_LIMIT} rows, the most recent ones`, () => {
+    let state = synced();
+    const total = FLASH_LIMIT + 30;
+    for (let i = 0; i < total; i++) state = reduce(state, add(11 + i, row(100 + i)));
+    const flashed = Object.keys(state.flash).map(Number);
+    expect(flashed).toHaveLength(FLASH_LIMIT);
+    expect(Math.min(...flashed)).toBe(100 + total - FLASH_LIMIT);
+    expect(state.flash[100 + total - 1]).toEqual({ kind: 'add', seq: 11 + total - 1 });
+  });
+
+  it('trims by recency, not by row id', () => {
+    let state = fold([add(11, row(1000))], synced());
+    for (let i = 0; i < FLASH_LIMIT - 1; i++) state = reduce(state, add(12 + i, row(1 + 10 * (i + 1))));
+    // Row 1000 is the oldest highlight; touching row 5 (a new, low id) must push it out.
+    state = reduce(state, add(11 + FLASH_LIMIT, row(5)));
+    expect(state.flash[1000]).toBeUndefined();
+    expect(state.flash[5]).toBeDefined();
+    expect(Object.keys(state.flash)).toHaveLength(FLASH_LIMIT);
+  });
+});
