@@ -14,8 +14,10 @@ export interface StreamClient {
   received: ReceivedEvent[];
   /** Resolves when a received event matches, or rejects after `timeoutMs`. */
   waitFor: (predicate: (event: StreamEvent) => boolean, timeoutMs?: number) => Promise<StreamEvent>;
-  /** Resolves when the server ends the stream. */
+  /** Resolves when the stream ends, cleanly or cut (see `failure`). */
   closed: Promise<void>;
+  /** Why the stream broke off, if it did not end cleanly. */
+  failure: () => unknown;
   close: () => void;
 }
 
@@ -29,6 +31,7 @@ export async function openStream(url: string, headers: Record<string, string> = 
   const received: ReceivedEvent[] = [];
   const waiters = new Set<() => void>();
   let raw = '';
+  let failure: unknown;
   const parser = createParser({
     onEvent(message) {
       received.push({ id: message.id, event: JSON.parse(message.data) as StreamEvent });
@@ -49,7 +52,8 @@ export async function openStream(url: string, headers: Record<string, string> = 
         parser.feed(text);
       }
     } catch (error) {
-      if (!abort.signal.aborted) throw error;
+      // A cut connection ends the stream too; what was cut is kept for the test.
+      if (!abort.signal.aborted) failure = error;
     } finally {
       for (const wake of waiters) wake();
     }
@@ -63,6 +67,7 @@ export async function openStream(url: string, headers: Record<string, string> = 
     text: () => raw,
     received,
     closed,
+    failure: () => failure,
     close: () => abort.abort(),
     waitFor(predicate, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {

@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import type { StartResponse } from './protocol.js';
+import { openStream } from './testing/sseClient.js';
+
+/** Runs the real entry point, as `npm start` would, but from source. */
+function livetable(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      lines.push({ text: line });
+    }
+    waiters.forEach((wake) => wake());
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const logLine = (match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no such log line; got ${JSON.stringify(lines)}`)), timeoutMs);
+      const check = () => {
+        const hit = lines.find(match);
+        if (hit) {
+          clearTimeout(timer);
+          resolve(hit);
+        }
+      };
+      waiters.push(check);
+      check();
+    });
+  return { child, exited, lines, logLine, stderr: () => stderr };
+}
+
+describe('the livetable command', () => {
+  it('refuses a bad option at start-up with a clear message and exit code 2', async () => {
+    const run = livetable(['--port', 'abc']);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr()).toContain('livetable: --port must be a whole number from 0 to 65535 (got "abc")');
+  });
+
+  it('refuses a bad environment variable the same way', async () => {
+    const run = livetable([], { LIVETABLE_WEIGHTS: '1,2' });
+    expect(await run.exited).toBe(2);
+    expect(run.stderr()).toContain('LIVETABLE_WEIGHTS takes three or four');
+  });
+
+  it('prints --help and exits 0', async () => {
+    const run = livetable(['--help']);
+    expect(await run.exited).toBe(0);
+    expect(run.lines.map((l) => l.text).join('\n')).toContain('--update-interval MS');
+  });
+
+  it('logs one JSON line per request with --access-log, and shuts down cleanly on SIGTERM', async () => {
+    const run = livetable(['--port', '0', '--access-log', '--update-interval', '50', '--static-dir', 'no-such-dir']);
+    try {
+      const { url } = (await run.logLine((l) => l.msg === 'listening')) as { url: string };
+      const { session_id } = (await (await fetch(`${url}/api/start`, { method: 'POST' })).json()) as StartResponse;
+      await run.logLine((l) => l.msg === 'request completed' && (l.req as { url?: string })?.url === '/api/start');
+      const stream = await openStream(`${url}/api/stream/${session_id}`);
+      await stream.waitFor((e) => 'seq' in e);
+
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      // Cut, not ended: no `end` event, so a browser reconnects.
+      await stream.closed;
+      expect(stream.failure()).toBeDefined();
+      expect(stream.received.some((r) => r.event.type === 'end')).toBe(false);
+      expect(run.lines.some((l) => l.msg === 'stopped')).toBe(true);
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  });
+});
