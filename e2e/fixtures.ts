@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test as base, expect, type Locator, type Page } from '@playwright/test';
 import type { DataResponse, Row } from '../server/protocol.js';
@@ -14,7 +17,9 @@ export interface LiveServer {
 const FAST_ARGS = ['--update-interval', '150', '--heartbeat-interval', '1000'];
 
 async function launchServer(args: string[]): Promise<LiveServer> {
-  const child = spawn(process.execPath, ['dist/server/main.js', '--port', '0', '--static-dir', 'dist/web', ...args], {
+  const dataDir = mkdtempSync(join(tmpdir(), 'livetable-e2e-'));
+  const base = ['dist/server/main.js', '--port', '0', '--static-dir', 'dist/web', '--data-dir', dataDir];
+  const child = spawn(process.execPath, [...base, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -15,11 +15,17 @@ export interface Config {
   history: number;
   maxConnectionsPerSession: number;
   maxConnections: number;
+  maxSessions: number;
+  store: StoreKind;
+  dataDir: string;
   logLevel: LogLevel;
   accessLog: boolean;
   staticDir: string;
   randomSeed: number | undefined;
 }
+
+export const STORE_KINDS = ['sqlite', 'memory'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -184,6 +190,30 @@ const OPTIONS = [
     meta: 'N',
     help: 'Open streams in all',
     parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'maxSessions',
+    flag: 'max-sessions',
+    fallback: '100',
+    meta: 'N',
+    help: 'Sessions running at once',
+    parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'store',
+    flag: 'store',
+    fallback: 'sqlite',
+    meta: 'KIND',
+    help: 'Where the table lives: sqlite (a file in --data-dir, survives restarts) or memory',
+    parse: oneOf(STORE_KINDS),
+  }),
+  spec({
+    key: 'dataDir',
+    flag: 'data-dir',
+    fallback: './data',
+    meta: 'DIR',
+    help: 'Directory of the SQLite file (created if missing)',
+    parse: text,
   }),
   spec({
     key: 'logLevel',

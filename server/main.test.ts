@@ -59,7 +59,17 @@ describe('the livetable command', () => {
   });
 
   it('logs one JSON line per request with --access-log, and shuts down cleanly on SIGTERM', async () => {
-    const run = livetable(['--port', '0', '--access-log', '--update-interval', '50', '--static-dir', 'no-such-dir']);
+    const run = livetable([
+      '--port',
+      '0',
+      '--access-log',
+      '--update-interval',
+      '50',
+      '--static-dir',
+      'no-such-dir',
+      '--store',
+      'memory',
+    ]);
     try {
       const { url } = (await run.logLine((l) => l.msg === 'listening')) as { url: string };
       const { session_id } = (await (await fetch(`${url}/api/start`, { method: 'POST' })).json()) as StartResponse;

@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   try {
     running = await startServer(parsed.config, logger);
   } catch (error) {
+    // Storage and listen errors are the operator's to fix: say what and where.
     logger.fatal({ err: error }, 'could not start');
+    process.stderr.write(`livetable: could not start: ${(error as Error).message}\n`);
     process.exit(1);
   }
 

@@ -8,7 +8,9 @@ import type { Config } from './config.js';
 import { createSessionManager } from './sessions/sessionManager.js';
 import { createMemoryStore } from './store/memoryStore.js';
 import type { TableStore } from './store/tableStore.js';
-import { seededRandom } from './table/random.js';
+import { createMemorySessionStore, type SessionStore } from './store/sessionStore.js';
+import { createSqliteStores } from './store/sqliteStore.js';
+import { seededRandom, type Random } from './table/random.js';
 import { randomRow } from './table/rows.js';
 
 /** How long requests still in flight may finish after close() before they are cut. */
@@ -26,35 +28,46 @@ export interface RunningServer {
 
 export interface StartOptions {
   scheduler?: SchedulerLike;
-  store?: TableStore;
+}
+
+/** The stores --store asks for; throws StorageError when the data directory is unusable. */
+function openStores(config: Config, random: Random): { table: TableStore; sessions: SessionStore } {
+  const initialRows = () => Array.from({ length: config.seedRows }, () => randomRow(random));
+  if (config.store === 'memory') {
+    return {
+      table: createMemoryStore({ history: config.history, initialRows: initialRows() }),
+      sessions: createMemorySessionStore(),
+    };
+  }
+  return createSqliteStores({ dataDir: config.dataDir, history: config.history, initialRows });
 }
 
 /** Starts Livetable with the given configuration and resolves once it listens. */
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const scheduler = options.scheduler ?? asyncScheduler;
   const random = seededRandom(config.randomSeed);
-  const store =
-    options.store ??
-    createMemoryStore({
-      history: config.history,
-      initialRows: Array.from({ length: config.seedRows }, () => randomRow(random)),
-    });
-  const sessions = createSessionManager({ store, config, scheduler, random, logger });
+  const { table: store, sessions: sessionStore } = openStores(config, random);
+  const sessions = createSessionManager({ store, sessionStore, config, scheduler, random, logger });
   const { app, openStreams } = createApp({ config, store, sessions, logger, now: () => scheduler.now() });
 
   const server = createServer(app.handler as Parameters<typeof createServer>[1]);
   const connections = trackConnections(server);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: Error) => {
+      sessions.close();
+      store.close();
+      reject(error);
+    };
+    server.once('error', failed);
     server.listen(config.port, config.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  logger.info({ url }, 'listening');
+  logger.info({ url, store: config.store, version: store.version, rows: store.size }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { HttpError } from '../http/httpError.js';
 import type { ChangeEvent, EndReason, StreamEvent } from '../protocol.js';
+import type { SessionRecord, SessionStore } from '../store/sessionStore.js';
 import type { TableStore } from '../store/tableStore.js';
 import { nextMutation, type MutationMix } from '../table/mutations.js';
 import type { Random } from '../table/random.js';
@@ -12,8 +13,6 @@ import { sessionPipeline, type SessionPipeline } from './sessionPipeline.js';
 
 const newSessionId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 16);
 
-/** Ended session ids remembered so a late stop is answered "already ended", not 404. */
-const REMEMBERED_ENDED = 10_000;
 /** Seconds a client refused for too many connections should wait. */
 const RETRY_AFTER_S = '5';
 
@@ -27,6 +26,7 @@ export interface Session {
 
 export interface SessionManagerOptions {
   store: TableStore;
+  sessionStore: SessionStore;
   config: Pick<
     Config,
     | 'updateInterval'
@@ -38,6 +38,7 @@ export interface SessionManagerOptions {
     | 'batchSize'
     | 'maxConnections'
     | 'maxConnectionsPerSession'
+    | 'maxSessions'
   >;
   scheduler: SchedulerLike;
   random: Random;
@@ -53,9 +54,15 @@ export interface Connection {
 export type SessionManager = ReturnType<typeof createSessionManager>;
 
 /** Starts, stops and times out sessions, and counts their connections against the limits. */
-export function createSessionManager({ store, config, scheduler, random, logger }: SessionManagerOptions) {
+export function createSessionManager({
+  store,
+  sessionStore,
+  config,
+  scheduler,
+  random,
+  logger,
+}: SessionManagerOptions) {
   const sessions = new Map<string, Session & { stop$: Subject<void>; watch: Subscription }>();
-  const ended = new Set<string>();
   let connections = 0;
   const mix: MutationMix = {
     weights: config.weights,
@@ -64,47 +71,81 @@ export function createSessionManager({ store, config, scheduler, random, logger 
     batchSize: config.batchSize,
   };
 
-  const remember = (id: string) => {
-    ended.add(id);
-    if (ended.size > REMEMBERED_ENDED) ended.delete(ended.values().next().value as string);
+  /** Runs a session, new or restored after a restart, until it ends. */
+  const track = (record: SessionRecord): Session => {
+    const { id, startedAt, deadline } = record;
+    const stop$ = new Subject<void>();
+    let generated = record.generated;
+    const pipeline = sessionPipeline<ChangeEvent>({
+      mutate: () => {
+        const mutation = nextMutation(store, mix, random);
+        if (mutation === undefined) return undefined;
+        const timestamp = new Date(scheduler.now()).toISOString();
+        try {
+          const change = store.commit(mutation, { session_id: id, generation_count: generated + 1, timestamp });
+          generated++;
+          return change;
+        } catch (err) {
+          // Nothing was stored or sent; the next tick tries again.
+          logger.error({ err, session_id: id }, 'change not stored');
+          return undefined;
+        }
+      },
+      updateInterval: config.updateInterval,
+      heartbeatInterval: config.heartbeatInterval,
+      stop$,
+      deadline,
+      scheduler,
+    });
+    const watch = pipeline.end$.subscribe((reason: EndReason) => {
+      sessions.delete(id);
+      try {
+        sessionStore.end(id, reason);
+      } catch (err) {
+        logger.error({ err, session_id: id }, 'session end not stored');
+      }
+      logger.info({ session_id: id, reason, changes: generated }, 'session ended');
+    });
+    const session = { id, startedAt, deadline, pipeline, stop$, watch, connections: 0 };
+    sessions.set(id, session);
+    return session;
   };
 
+  for (const record of sessionStore.active()) {
+    if (record.deadline <= scheduler.now()) {
+      sessionStore.end(record.id, 'timeout');
+      logger.info({ session_id: record.id }, 'session timed out while the server was down');
+    } else {
+      track(record);
+      logger.info({ session_id: record.id, deadline: new Date(record.deadline).toISOString() }, 'session restored');
+    }
+  }
+
   return {
+    /** Starts a session. Throws HttpError 429 past --max-sessions, 503 when it cannot be stored. */
     start(): Session {
-      const id = newSessionId();
+      if (sessions.size >= config.maxSessions) {
+        throw new HttpError(429, 'too_many_sessions', `${sessions.size} sessions are running, the most allowed.`, {
+          'Retry-After': RETRY_AFTER_S,
+        });
+      }
       const startedAt = scheduler.now();
-      const stop$ = new Subject<void>();
-      let generated = 0;
-      const pipeline = sessionPipeline<ChangeEvent>({
-        mutate: () => {
-          const mutation = nextMutation(store, mix, random);
-          if (mutation === undefined) return undefined;
-          generated++;
-          const timestamp = new Date(scheduler.now()).toISOString();
-          return store.commit(mutation, { session_id: id, generation_count: generated, timestamp });
-        },
-        updateInterval: config.updateInterval,
-        heartbeatInterval: config.heartbeatInterval,
-        stop$,
-        deadline: startedAt + config.sessionTimeout,
-        scheduler,
-      });
-      const watch = pipeline.end$.subscribe((reason: EndReason) => {
-        sessions.delete(id);
-        remember(id);
-        logger.info({ session_id: id, reason, changes: generated }, 'session ended');
-      });
-      const session = {
-        id,
+      const record: SessionRecord = {
+        id: newSessionId(),
         startedAt,
         deadline: startedAt + config.sessionTimeout,
-        pipeline,
-        stop$,
-        watch,
-        connections: 0,
+        generated: 0,
       };
-      sessions.set(id, session);
-      logger.info({ session_id: id, deadline: new Date(session.deadline).toISOString() }, 'session started');
+      try {
+        sessionStore.add(record);
+      } catch (err) {
+        logger.error({ err }, 'session not stored');
+        throw new HttpError(503, 'storage_unavailable', 'The session could not be stored; try again shortly.', {
+          'Retry-After': RETRY_AFTER_S,
+        });
+      }
+      const session = track(record);
+      logger.info({ session_id: session.id, deadline: new Date(session.deadline).toISOString() }, 'session started');
       return session;
     },
 
@@ -119,7 +160,7 @@ export function createSessionManager({ store, config, scheduler, random, logger 
         session.stop$.next();
         return 'stopped';
       }
-      return ended.has(id) ? 'already_ended' : 'unknown';
+      return sessionStore.wasEnded(id) ? 'already_ended' : 'unknown';
     },
 
     /**

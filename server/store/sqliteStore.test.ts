@@ -1,0 +1,100 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NewRow } from '../table/rows.js';
+import { createSqliteStores, DATABASE_FILE, StorageError } from './sqliteStore.js';
+import { tableStoreSuite } from './tableStore.suite.js';
+
+const open: { table: { close(): void } }[] = [];
+afterEach(() => {
+  for (const stores of open.splice(0)) stores.table.close();
+});
+
+const tempDir = () => mkdtempSync(join(tmpdir(), 'livetable-sqlite-'));
+const person = (name: string): NewRow => ({ name, age: 30, city: '上海', score: 75.5, status: '离线' });
+const meta = (session_id = 'AAAAAAAAAAAAAAAA', generation_count = 1) => ({
+  session_id,
+  generation_count,
+  timestamp: '2026-01-01T00:00:00.000Z',
+});
+
+function openStores(dataDir: string, history = 100, initialRows: NewRow[] = []) {
+  const stores = createSqliteStores({ dataDir, history, initialRows: () => initialRows });
+  open.push(stores);
+  return stores;
+}
+
+tableStoreSuite('sqlite store', ({ history, initialRows = [] }) => openStores(tempDir(), history, initialRows).table);
+
+describe('sqlite store', () => {
+  it('keeps the table, seq, next id and history across a reopen', () => {
+    const dir = tempDir();
+    const first = openStores(dir, 100, [person('a'), person('b')]);
+    first.table.commit({ type: 'add', row: person('c') }, meta());
+    first.table.commit({ type: 'update', id: 1, patch: { score: 99.9 } }, meta());
+    first.table.commit({ type: 'delete', id: 3 }, meta());
+    const rows = first.table.rows();
+    first.table.close();
+    open.length = 0;
+
+    const second = openStores(dir, 100, [person('ignored')]);
+    expect(second.table.version).toBe(3);
+    expect(second.table.rows()).toEqual(rows);
+    expect(second.table.since(1)?.map((c) => c.seq)).toEqual([2, 3]);
+    const added = second.table.commit({ type: 'add', row: person('d') }, meta());
+    expect(added.seq).toBe(4);
+    expect(added.type === 'add' && added.data.id).toBe(4); // id 3 is never reused
+  });
+
+  it('keeps only the configured history, and reloads exactly that', () => {
+    const dir = tempDir();
+    const first = openStores(dir, 100, [person('a')]);
+    for (let i = 0; i < 300; i++)
+      first.table.commit({ type: 'update', id: 1, patch: { score: 60 + (i % 40) } }, meta());
+    first.table.close();
+    open.length = 0;
+    const second = openStores(dir, 100);
+    expect(second.table.since(200)?.length).toBe(100);
+    expect(second.table.since(199)).toBeUndefined();
+  });
+
+  it('keeps sessions, their deadlines and change counts, and remembers ended ones', () => {
+    const dir = tempDir();
+    const first = openStores(dir, 100, [person('a')]);
+    first.sessions.add({ id: 'S1aaaaaaaaaaaaaa', startedAt: 1000, deadline: 301_000, generated: 0 });
+    first.sessions.add({ id: 'S2aaaaaaaaaaaaaa', startedAt: 2000, deadline: 302_000, generated: 0 });
+    first.table.commit({ type: 'update', id: 1, patch: { score: 61 } }, meta('S1aaaaaaaaaaaaaa', 1));
+    first.table.commit({ type: 'update', id: 1, patch: { score: 62 } }, meta('S1aaaaaaaaaaaaaa', 2));
+    first.sessions.end('S2aaaaaaaaaaaaaa', 'stopped');
+    first.table.close();
+    open.length = 0;
+
+    const second = openStores(dir);
+    expect(second.sessions.active()).toEqual([
+      { id: 'S1aaaaaaaaaaaaaa', startedAt: 1000, deadline: 301_000, generated: 2 },
+    ]);
+    expect(second.sessions.wasEnded('S2aaaaaaaaaaaaaa')).toBe(true);
+    expect(second.sessions.wasEnded('S1aaaaaaaaaaaaaa')).toBe(false);
+  });
+
+  it('refuses a file that is not a database, and leaves it as it was', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, DATABASE_FILE), 'this is not a database, but somebody may need it');
+    expect(() => openStores(dir)).toThrow(StorageError);
+    expect(() => openStores(dir)).toThrow(/livetable\.db/);
+  });
+
+  it('refuses a data directory it cannot write', () => {
+    if (process.getuid?.() === 0) {
+      // root writes anywhere; a path under a regular file cannot be created by anyone.
+      const file = join(tempDir(), 'plain-file');
+      writeFileSync(file, '');
+      expect(() => openStores(join(file, 'data'))).toThrow(/data directory .* is not usable/);
+      return;
+    }
+    const dir = tempDir();
+    chmodSync(dir, 0o500);
+    expect(() => openStores(join(dir, 'data'))).toThrow(StorageError);
+  });
+});

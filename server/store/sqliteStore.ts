@@ -1,0 +1,158 @@
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ChangeEvent, Row } from '../protocol.js';
+import type { NewRow } from '../table/rows.js';
+import { REMEMBERED_ENDED, type SessionRecord, type SessionStore } from './sessionStore.js';
+import { createStoreCore } from './storeCore.js';
+import type { TableStore } from './tableStore.js';
+
+export const DATABASE_FILE = 'livetable.db';
+const SCHEMA_VERSION = 1;
+
+/** The data directory or its database cannot be used; the message says why. */
+export class StorageError extends Error {
+  override name = 'StorageError';
+}
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+  history: number;
+  /** Rows a new table starts with; ignored when the database already has a table. */
+  initialRows: () => readonly NewRow[];
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+  CREATE TABLE IF NOT EXISTS rows (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL,
+    city TEXT NOT NULL, score REAL NOT NULL, status TEXT NOT NULL) STRICT;
+  CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, event TEXT NOT NULL) STRICT;
+  CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, deadline INTEGER NOT NULL,
+    generated INTEGER NOT NULL DEFAULT 0, ended_at INTEGER, end_reason TEXT) STRICT;
+  CREATE INDEX IF NOT EXISTS sessions_ended ON sessions (ended_at) WHERE ended_at IS NOT NULL;
+`;
+
+function openDatabase(dataDir: string): Database.Database {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    accessSync(dataDir, constants.W_OK);
+  } catch (error) {
+    throw new StorageError(`data directory ${dataDir} is not usable: ${(error as Error).message}`);
+  }
+  const file = join(dataDir, DATABASE_FILE);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    // WAL with NORMAL survives the process being killed at any point; only a
+    // power loss can take the last commits (see docs/reliability.md).
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 2000');
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
+    db.exec(SCHEMA);
+    const schema = db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get() as number | undefined;
+    if (schema !== undefined && schema !== SCHEMA_VERSION) {
+      throw new Error(`schema version ${schema} is not ${SCHEMA_VERSION}`);
+    }
+    return db;
+  } catch (error) {
+    db?.close();
+    throw new StorageError(`cannot use ${file}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The table, its history and the sessions in one SQLite file (WAL mode).
+ * Every change is committed to the file before it is applied and sent.
+ */
+export function createSqliteStores({ dataDir, history, initialRows }: SqliteStoreOptions): {
+  table: TableStore;
+  sessions: SessionStore;
+} {
+  const db = openDatabase(dataDir);
+  const getMeta = db.prepare<[string], number>(`SELECT value FROM meta WHERE key = ?`).pluck();
+  const setMeta = db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
+  const upsertRow = db.prepare(`INSERT INTO rows (id, name, age, city, score, status)
+    VALUES (@id, @name, @age, @city, @score, @status)
+    ON CONFLICT (id) DO UPDATE SET name = @name, age = @age, city = @city, score = @score, status = @status`);
+  const deleteRow = db.prepare(`DELETE FROM rows WHERE id = ?`);
+  const insertChange = db.prepare(`INSERT INTO changes (seq, event) VALUES (?, ?)`);
+  const trimChanges = db.prepare(`DELETE FROM changes WHERE seq <= ?`);
+  const countGenerated = db.prepare(`UPDATE sessions SET generated = ? WHERE id = ?`);
+
+  const seed = db.transaction((rows: readonly NewRow[]) => {
+    rows.forEach((row, i) => upsertRow.run({ id: i + 1, ...row }));
+    setMeta.run('schema', SCHEMA_VERSION);
+    setMeta.run('version', 0);
+    setMeta.run('next_id', rows.length + 1);
+  });
+  if (getMeta.get('schema') === undefined) seed(initialRows());
+
+  const version = getMeta.get('version') ?? 0;
+  const state = {
+    rows: db.prepare(`SELECT id, name, age, city, score, status FROM rows ORDER BY id`).all() as Row[],
+    nextId: getMeta.get('next_id') ?? 1,
+    version,
+    history: (
+      db
+        .prepare(`SELECT event FROM changes WHERE seq > ? ORDER BY seq`)
+        .pluck()
+        .all(version - history) as string[]
+    ).map((text) => JSON.parse(text) as ChangeEvent),
+  };
+
+  const persist = db.transaction((change: ChangeEvent) => {
+    switch (change.type) {
+      case 'add':
+        upsertRow.run(change.data);
+        setMeta.run('next_id', change.data.id + 1);
+        break;
+      case 'update':
+        upsertRow.run(change.data);
+        break;
+      case 'delete':
+        deleteRow.run(change.data.id);
+        break;
+      case 'batch_update':
+        change.data.forEach((row) => upsertRow.run(row));
+        break;
+    }
+    insertChange.run(change.seq, JSON.stringify(change));
+    setMeta.run('version', change.seq);
+    countGenerated.run(change.generation_count, change.session_id);
+    // Trimming every 64 changes keeps history between `history` and `history + 64`.
+    if (change.seq % 64 === 0) trimChanges.run(change.seq - history);
+  });
+
+  const table = createStoreCore({
+    historyLimit: history,
+    state,
+    persist: (change) => persist(change),
+    close: () => db.close(),
+  });
+
+  const addSession = db.prepare(`INSERT INTO sessions (id, started_at, deadline, generated)
+    VALUES (@id, @startedAt, @deadline, @generated)`);
+  const endSession = db.prepare(`UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`);
+  const forgetEnded = db.prepare(`DELETE FROM sessions WHERE id IN (
+    SELECT id FROM sessions WHERE ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT -1 OFFSET ?)`);
+  const isEnded = db.prepare(`SELECT 1 FROM sessions WHERE id = ? AND ended_at IS NOT NULL`).pluck();
+  const activeSessions = db.prepare(`SELECT id, started_at AS startedAt, deadline, generated
+    FROM sessions WHERE ended_at IS NULL ORDER BY started_at`);
+
+  const sessions: SessionStore = {
+    add: (session) => void addSession.run(session),
+    end: db.transaction((id: string, reason: string) => {
+      endSession.run(Date.now(), reason, id);
+      forgetEnded.run(REMEMBERED_ENDED);
+    }),
+    wasEnded: (id) => isEnded.get(id) !== undefined,
+    active: () => activeSessions.all() as SessionRecord[],
+  };
+
+  return { table, sessions };
+}
