@@ -18,7 +18,7 @@ import type { SessionManager } from './sessions/sessionManager.js';
 import type { TableStore } from './store/tableStore.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'accessLog' | 'staticDir'>;
+  config: Pick<Config, 'accessLog' | 'staticDir' | 'maxBuffer'>;
   store: TableStore;
   sessions: SessionManager;
   logger: Logger;
@@ -68,13 +68,13 @@ function seqValue(raw: string, name: string): number {
 function fullMode(req: Request): boolean {
   const full = req.query.full;
   if (full === undefined || full === '0' || full === 'false') return false;
-  if (full === '1' || full === 'true' || full === '') return true;
-  throw new HttpError(400, 'invalid_full', 'full must be 1 or 0.');
+  if (full === '1' || full === 'true') return true;
+  throw new HttpError(400, 'invalid_full', 'full must be 1, 0, true or false.');
 }
 
 /** Builds the HTTP application: the JSON API, the SSE streams and the built web app. */
 export function createApp({ config, store, sessions, logger, now }: AppDeps) {
-  const stats: SendStats = { pending: 0 };
+  const stats: SendStats = { pending: 0, slowDisconnects: 0 };
   const openStreams: OpenStreams = new Set();
 
   const app = polka({
@@ -92,7 +92,22 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     },
   });
 
-  if (config.accessLog) app.use(pinoHttp({ logger, quietReqLogger: true }) as unknown as Middleware);
+  if (config.accessLog) {
+    // Method, URL, client and status only: headers may carry credentials.
+    const access = pinoHttp({
+      logger,
+      quietReqLogger: true,
+      serializers: {
+        req: (req: { method: string; url: string; remoteAddress?: string }) => ({
+          method: req.method,
+          url: req.url,
+          remoteAddress: req.remoteAddress,
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    });
+    app.use(access as unknown as Middleware);
+  }
 
   app.get('/api/data', (_req, res) => {
     const body: DataResponse = {
@@ -129,16 +144,28 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     sendJson(res, 200, body);
   });
 
+  // Polka answers HEAD with the GET handler; a stream has no HEAD.
+  app.head('/api/stream/:id', () => {
+    throw new HttpError(405, 'method_not_allowed', '/api/stream/:id takes GET, not HEAD.', { Allow: 'GET' });
+  });
+
   app.get('/api/stream/:id', (req, res) => {
     const id = sessionIdParam(req);
-    const cursor = resumeCursor(req);
     const full = fullMode(req);
+    // A full stream's events carry the table as it is when sent, which is
+    // wrong for replayed changes: it resumes with a fresh init instead.
+    const cursor = full ? (resumeCursor(req), undefined) : resumeCursor(req);
     const connection = sessions.connect(id, cursor);
     openStreams.add(res);
     streamEvents(req, res, connection.events$, {
       full,
       rows: () => store.rows(),
       stats,
+      maxBuffer: config.maxBuffer,
+      onOverflow: () => {
+        stats.slowDisconnects++;
+        logger.warn({ session_id: id, buffered: res.writableLength }, 'slow reader disconnected');
+      },
       onClose: () => {
         openStreams.delete(res);
         connection.release();
@@ -153,6 +180,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
       active_sessions: sessions.activeSessions,
       total_connections: sessions.totalConnections,
       pending_messages: stats.pending,
+      slow_disconnects: stats.slowDisconnects,
       table_records: store.size,
       version: store.version,
       memory_usage: { rss: memory.rss, heap_used: memory.heapUsed },

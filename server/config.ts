@@ -1,4 +1,14 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+
+/** The folder holding package.json, wherever the server is started from. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
 
 /** Every option of the server. docs/configuration.md describes each one. */
 export interface Config {
@@ -16,6 +26,7 @@ export interface Config {
   maxConnectionsPerSession: number;
   maxConnections: number;
   maxSessions: number;
+  maxBuffer: number;
   store: StoreKind;
   dataDir: string;
   logLevel: LogLevel;
@@ -192,6 +203,14 @@ const OPTIONS = [
     parse: integer(1, 1_000_000),
   }),
   spec({
+    key: 'maxBuffer',
+    flag: 'max-buffer',
+    fallback: '1048576',
+    meta: 'BYTES',
+    help: 'Unsent bytes a stream may hold for a slow reader before it is closed',
+    parse: integer(1024, 2 ** 30),
+  }),
+  spec({
     key: 'maxSessions',
     flag: 'max-sessions',
     fallback: '100',
@@ -235,7 +254,7 @@ const OPTIONS = [
   spec({
     key: 'staticDir',
     flag: 'static-dir',
-    fallback: 'dist/web',
+    fallback: join(packageRoot(), 'dist', 'web'),
     meta: 'DIR',
     help: 'The built web app to serve',
     parse: text,

@@ -111,6 +111,8 @@ export interface MetricsResponse {
   active_sessions: number;
   total_connections: number;
   pending_messages: number;
+  /** Streams closed because their reader fell more than --max-buffer behind. */
+  slow_disconnects: number;
   table_records: number;
   version: number;
   memory_usage: { rss: number; heap_used: number };

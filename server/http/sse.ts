@@ -5,6 +5,8 @@ import type { Row, StreamEvent } from '../protocol.js';
 /** Milliseconds a client waits before it reconnects, sent as the stream's first line. */
 export const RETRY_MS = 1000;
 
+const KEEPALIVE_MS = 30_000;
+
 export const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
@@ -37,9 +39,11 @@ export function formatEvent(event: StreamEvent): string {
 }
 
 // An event reaches every connection as the same object, so it is serialized
-// once for all of them.
+// once for all of them (and a change in history once for every replay).
 const frames = new WeakMap<StreamEvent, string>();
-const fullFrames = new WeakMap<StreamEvent, string>();
+// A full frame holds the whole table, so only the newest is kept: live
+// delivery hands one change to every connection before the next exists.
+let lastFull: { event: StreamEvent; frame: string } | undefined;
 
 function frameOf(event: StreamEvent): string {
   let frame = frames.get(event);
@@ -47,17 +51,21 @@ function frameOf(event: StreamEvent): string {
   return frame;
 }
 
-/** A change with the whole table, as the original demo sent it (`?full=1`). */
+/**
+ * A change with the whole table after it, as the original demo sent it
+ * (`?full=1`). Only right for a change being delivered live: full streams
+ * never replay history (they resume with a fresh `init`).
+ */
 function fullFrameOf(event: StreamEvent, rows: () => Row[]): string {
   if (event.type === 'init' || event.type === 'heartbeat' || event.type === 'end') return frameOf(event);
-  let frame = fullFrames.get(event);
-  if (frame === undefined) fullFrames.set(event, (frame = formatEvent({ ...event, table_data: rows() })));
-  return frame;
+  if (lastFull?.event !== event) lastFull = { event, frame: formatEvent({ ...event, table_data: rows() }) };
+  return lastFull.frame;
 }
 
 /** Counts messages written to sockets but not yet handed to the kernel. */
 export interface SendStats {
   pending: number;
+  slowDisconnects: number;
 }
 
 export interface StreamOptions {
@@ -65,6 +73,12 @@ export interface StreamOptions {
   full: boolean;
   rows: () => Row[];
   stats: SendStats;
+  /**
+   * Bytes that may wait unsent for a slow reader. A connection already this
+   * far behind when the next event comes is closed; its client resumes later.
+   */
+  maxBuffer: number;
+  onOverflow: () => void;
   /** Called once when the connection is over, whichever side ended it. */
   onClose: () => void;
   onError: (error: unknown) => void;
@@ -80,7 +94,7 @@ export function streamEvents(
   events$: Observable<StreamEvent>,
   options: StreamOptions,
 ): void {
-  const { full, rows, stats, onClose, onError } = options;
+  const { full, rows, stats, maxBuffer, onOverflow, onClose, onError } = options;
   let closed = false;
   let queued = 0;
   const flushed = () => {
@@ -90,12 +104,19 @@ export function streamEvents(
   };
 
   req.socket.setNoDelay(true);
+  // Finds peers that vanished without a FIN (a pulled cable, a dead NAT entry).
+  req.socket.setKeepAlive(true, KEEPALIVE_MS);
   res.writeHead(200, SSE_HEADERS);
   res.write(`retry: ${RETRY_MS}\n\n`);
 
   const subscription = events$.subscribe({
     next(event) {
       if (closed) return;
+      if (res.writableLength > maxBuffer) {
+        onOverflow();
+        res.destroy();
+        return;
+      }
       queued++;
       stats.pending++;
       res.write(full ? fullFrameOf(event, rows) : frameOf(event), flushed);

@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../protocol.js';
@@ -17,6 +17,24 @@ function setup(history = 100) {
   });
   let score = 60;
   const update = (): ChangeEvent => store.commit({ type: 'update', id: 1, patch: { score: score++ } }, meta);
+  // Counts who listens to the store's feed, to prove a stream lets go of it.
+  let feedListeners = 0;
+  const feed$ = new Observable<ChangeEvent>((subscriber) => {
+    feedListeners++;
+    const inner = store.changes$.subscribe(subscriber);
+    return () => {
+      feedListeners--;
+      inner.unsubscribe();
+    };
+  });
+  const countedStore = {
+    rows: () => store.rows(),
+    since: (seq: number) => store.since(seq),
+    changes$: feed$,
+    get version() {
+      return store.version;
+    },
+  };
   const open = (
     stop$: Observable<unknown>,
     cursor: number | undefined,
@@ -31,7 +49,7 @@ function setup(history = 100) {
       scheduler: testScheduler,
     });
     return connectionStream({
-      store,
+      store: countedStore,
       sessionId: SID,
       session,
       cursor,
@@ -39,7 +57,7 @@ function setup(history = 100) {
       now: () => testScheduler.now(),
     });
   };
-  return { testScheduler, store, update, open };
+  return { testScheduler, store, update, open, feedListeners: () => feedListeners };
 }
 
 describe('connectionStream', () => {
@@ -111,17 +129,22 @@ describe('connectionStream', () => {
   });
 
   it('lets go of the store feed and the generator when the client leaves', () => {
-    const { testScheduler, open, store } = setup();
+    const { testScheduler, open, store, feedListeners } = setup();
     testScheduler.run(({ cold, expectObservable, flush }) => {
+      let listening = -1;
+      cold('10ms x').subscribe(() => (listening = feedListeners()));
       expectObservable(open(cold('-'), undefined), '^ 22ms !').toBe('i 9ms a 9ms b', {
         i: expect.objectContaining({ type: 'init' }),
         a: expect.objectContaining({ seq: 1 }),
         b: expect.objectContaining({ seq: 2 }),
       });
       flush();
-      // The session's only subscriber left at 22 ms: its generator stopped
-      // there instead of running on to the 10 s deadline.
-      expect(store.version).toBe(2);
+      // The session's only subscriber left at 22 ms: its generator stopped one
+      // heartbeat (25 ms) later, after ticks at 30 and 40, instead of running
+      // on to the 10 s deadline.
+      expect(store.version).toBe(4);
+      expect(listening).toBe(1);
+      expect(feedListeners()).toBe(0);
     });
   });
 });

@@ -48,19 +48,36 @@ describe('sessionPipeline', () => {
       const expected = '20ms a 19ms b 19ms c';
       expectObservable(events$, '^ 60ms !').toBe(expected, { a: 'c1', b: 'c2', c: 'c3' });
       expectObservable(events$, '^ 60ms !').toBe(expected, { a: 'c1', b: 'c2', c: 'c3' });
+      let atSixty = 0;
+      cold('61ms x').subscribe(() => (atSixty = generated()));
       flush();
-      expect(generated()).toBe(3);
+      expect(atSixty).toBe(3);
     });
   });
 
-  it('stops generating while nobody is subscribed, and resumes for a new subscriber', () => {
+  it('stops generating one heartbeat interval after the last subscriber leaves', () => {
     const { testScheduler, make, generated } = setup();
     testScheduler.run(({ cold, expectObservable, flush }) => {
-      const { events$ } = make(cold('-'), { heartbeatInterval: 1000 });
+      const { events$ } = make(cold('-'), { heartbeatInterval: 50 });
       expectObservable(events$, '^ 45ms !').toBe('20ms a 19ms b', { a: 'c1', b: 'c2' });
-      expectObservable(events$, '100ms ^ 25ms !').toBe('100ms 20ms c', { c: 'c3' });
+      // Nobody listens from 45 ms; the generator still ticks at 60 and 80 and stops at 95.
+      expectObservable(events$, '200ms ^ 25ms !').toBe('200ms 20ms c', { c: 'c5' });
+      let before = 0;
+      cold('199ms x').subscribe(() => (before = generated()));
       flush();
-      expect(generated()).toBe(3);
+      expect(before).toBe(4);
+    });
+  });
+
+  it('keeps its rhythm for a subscriber that comes back within the grace', () => {
+    const { testScheduler, make, generated } = setup();
+    testScheduler.run(({ cold, expectObservable, flush }) => {
+      const { events$ } = make(cold('-'), { heartbeatInterval: 50 });
+      expectObservable(events$, '^ 45ms !').toBe('20ms a 19ms b', { a: 'c1', b: 'c2' });
+      expectObservable(events$, '70ms ^ 25ms !').toBe('70ms 10ms d', { d: 'c4' });
+      flush();
+      // c3 at 60 went unseen; after the second leaves at 95, the grace runs to 145.
+      expect(generated()).toBe(7);
     });
   });
 

@@ -31,7 +31,8 @@ export interface SessionPipelineOptions<T> {
 export interface SessionPipeline<T> {
   /**
    * The generator's changes merged with heartbeats. One generator runs however
-   * many streams subscribe, and only while at least one does.
+   * many streams subscribe, while at least one does (and for one heartbeat
+   * interval after the last one leaves).
    */
   events$: Observable<T | HeartbeatEvent>;
   /** Emits once, why the session ended, and replays it to late subscribers. */
@@ -55,6 +56,12 @@ export function sessionPipeline<T>(options: SessionPipelineOptions<T>): SessionP
     map((): HeartbeatEvent => ({ type: 'heartbeat', timestamp: new Date(scheduler.now()).toISOString() })),
   );
 
-  const events$ = merge(mutations$, heartbeats$).pipe(takeUntil(end$), share());
+  // When the last stream goes, the generator stops one heartbeat interval
+  // later, not at once: a client that reconnects within that time finds it
+  // still running, so reconnecting clients cannot starve it.
+  const events$ = merge(mutations$, heartbeats$).pipe(
+    takeUntil(end$),
+    share({ resetOnRefCountZero: () => timer(heartbeatInterval, scheduler) }),
+  );
   return { events$, end$ };
 }
