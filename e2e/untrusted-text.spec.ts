@@ -1,7 +1,11 @@
 import type { DataResponse } from '../server/protocol.js';
 import { expect, test } from './fixtures.js';
 
-test('a row holding markup shows as plain text and runs nothing', async ({ page }) => {
+test('a row holding markup shows as plain text and runs nothing, under a strict CSP', async ({ page }) => {
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+  });
   const evil = '<img src=x onerror="window.__pwned=1">';
   const body: DataResponse = {
     status: 'success',
@@ -10,10 +14,20 @@ test('a row holding markup shows as plain text and runs nothing', async ({ page 
     timestamp: new Date().toISOString(),
   };
   await page.route('**/api/data', (route) => route.fulfill({ json: body }));
-  await page.goto('/');
+  const response = await page.goto('/');
+  expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+  expect(response?.headers()['content-security-policy']).not.toContain('unsafe-inline');
+
   const row = page.getByTestId('table').locator('tr[data-row-id="1"]');
   await expect(row).toContainText(evil);
   await expect(row).toContainText('<b>北京</b>');
   await expect(row.locator('img, b')).toHaveCount(0);
   expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+
+  // The live page (stream, highlights, fades) works under the same policy.
+  await page.unroute('**/api/data');
+  await page.getByTestId('start').click();
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  await expect(page.locator('tr[data-flash]').first()).toBeAttached();
+  expect(violations).toEqual([]);
 });

@@ -5,6 +5,15 @@ import sirv from 'sirv';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
+import { requireBearer } from './http/auth.js';
+import {
+  jsonBody,
+  originPolicy,
+  refuseTraversal,
+  securityHeaders,
+  startRateLimit,
+  tokenBucket,
+} from './http/guards.js';
 import { HttpError, sendError, sendJson } from './http/httpError.js';
 import { streamEvents, type SendStats } from './http/sse.js';
 import {
@@ -18,7 +27,20 @@ import type { SessionManager } from './sessions/sessionManager.js';
 import type { TableStore } from './store/tableStore.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'accessLog' | 'staticDir' | 'maxBuffer'>;
+  config: Pick<
+    Config,
+    | 'accessLog'
+    | 'staticDir'
+    | 'maxBuffer'
+    | 'maxBody'
+    | 'startRate'
+    | 'startBurst'
+    | 'allowedOrigins'
+    | 'authSecret'
+    | 'authJwksUrl'
+    | 'authAudience'
+    | 'authIssuer'
+  >;
   store: TableStore;
   sessions: SessionManager;
   logger: Logger;
@@ -92,6 +114,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     },
   });
 
+  app.use(securityHeaders);
   if (config.accessLog) {
     // Method, URL, client and status only: headers may carry credentials.
     const access = pinoHttp({
@@ -108,6 +131,18 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     });
     app.use(access as unknown as Middleware);
   }
+  app.use(originPolicy(config.allowedOrigins), (req, res, next) =>
+    isApiPath(req.path) ? next() : refuseTraversal(req, res, next),
+  );
+
+  const auth = requireBearer({
+    secret: config.authSecret,
+    jwksUrl: config.authJwksUrl,
+    audience: config.authAudience,
+    issuer: config.authIssuer,
+  });
+  const body = jsonBody(config.maxBody);
+  const startLimit = startRateLimit(tokenBucket({ perMinute: config.startRate, burst: config.startBurst, now }));
 
   app.get('/api/data', (_req, res) => {
     const body: DataResponse = {
@@ -119,7 +154,10 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     sendJson(res, 200, body);
   });
 
-  app.post('/api/start', (_req, res) => {
+  // The body (at most --max-body bytes) is read before the token is checked,
+  // so no answer goes out over a half-read request; the rate limit counts
+  // only requests that would start a session.
+  app.post('/api/start', body, auth, startLimit, (_req, res) => {
     const session = sessions.start();
     const body: StartResponse = {
       status: 'success',
@@ -130,7 +168,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     sendJson(res, 200, body);
   });
 
-  app.post('/api/stop/:id', (req, res) => {
+  app.post('/api/stop/:id', body, auth, (req, res) => {
     const id = sessionIdParam(req);
     const outcome = sessions.stop(id);
     if (outcome === 'unknown') {

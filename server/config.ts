@@ -27,6 +27,14 @@ export interface Config {
   maxConnections: number;
   maxSessions: number;
   maxBuffer: number;
+  maxBody: number;
+  startRate: number;
+  startBurst: number;
+  allowedOrigins: string[];
+  authSecret: string | undefined;
+  authJwksUrl: string | undefined;
+  authAudience: string;
+  authIssuer: string | undefined;
   store: StoreKind;
   dataDir: string;
   logLevel: LogLevel;
@@ -86,6 +94,39 @@ function bool(raw: string, flag: string): boolean {
 
 function text(raw: string, flag: string): string {
   if (raw.trim() === '') throw new ConfigError(`${flag} must not be empty`);
+  return raw;
+}
+
+function origins(raw: string, flag: string): string[] {
+  const list = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  for (const origin of list) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.origin !== origin) {
+      throw new ConfigError(`${flag} takes origins like https://example.com, comma-separated (got "${origin}")`);
+    }
+  }
+  return list;
+}
+
+function httpUrl(raw: string, flag: string): string {
+  try {
+    if (/^https?:$/.test(new URL(raw).protocol)) return raw;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError(`${flag} must be an http(s) URL (got "${raw}")`);
+}
+
+function secret(raw: string, flag: string): string {
+  if (raw.length < 32) throw new ConfigError(`${flag} must be at least 32 characters long`);
   return raw;
 }
 
@@ -235,6 +276,70 @@ const OPTIONS = [
     parse: text,
   }),
   spec({
+    key: 'maxBody',
+    flag: 'max-body',
+    fallback: '1024',
+    meta: 'BYTES',
+    help: 'Largest request body accepted',
+    parse: integer(0, 1_048_576),
+  }),
+  spec({
+    key: 'startRate',
+    flag: 'start-rate',
+    fallback: '30',
+    meta: 'N',
+    help: 'Sessions one client address may start per minute',
+    parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'startBurst',
+    flag: 'start-burst',
+    fallback: '10',
+    meta: 'N',
+    help: 'Sessions one client address may start at once before --start-rate applies',
+    parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'allowedOrigins',
+    flag: 'allowed-origins',
+    fallback: '',
+    meta: 'ORIGINS',
+    help: 'Other origins whose pages may call the API, comma-separated (default: none)',
+    parse: origins,
+  }),
+  spec({
+    key: 'authSecret',
+    flag: 'auth-secret',
+    fallback: undefined,
+    meta: 'SECRET',
+    help: 'Require an HS256 JWT signed with this secret to start and stop sessions',
+    parse: secret,
+  }),
+  spec({
+    key: 'authJwksUrl',
+    flag: 'auth-jwks-url',
+    fallback: undefined,
+    meta: 'URL',
+    help: 'Require a JWT signed by a key of this JWKS to start and stop sessions',
+    parse: httpUrl,
+  }),
+  spec({
+    key: 'authAudience',
+    flag: 'auth-audience',
+    fallback: 'livetable',
+    meta: 'AUD',
+    help: 'The audience (aud) a token must name',
+    parse: text,
+  }),
+  spec({
+    key: 'authIssuer',
+    flag: 'auth-issuer',
+    fallback: undefined,
+    meta: 'ISS',
+    help: 'The issuer (iss) a token must name (default: any)',
+    parse: text,
+  }),
+  spec({
     key: 'logLevel',
     flag: 'log-level',
     fallback: 'info',
@@ -346,6 +451,9 @@ function checkTogether(config: Config): Config {
   }
   if (config.seedRows > config.maxRecords) {
     throw new ConfigError(`--seed-rows (${config.seedRows}) must not exceed --max-records (${config.maxRecords})`);
+  }
+  if (config.authSecret !== undefined && config.authJwksUrl !== undefined) {
+    throw new ConfigError('give --auth-secret or --auth-jwks-url, not both');
   }
   if (config.maxConnectionsPerSession > config.maxConnections) {
     throw new ConfigError(

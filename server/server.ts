@@ -4,6 +4,7 @@ import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { trackConnections } from './http/connectionTracker.js';
+import { clientErrorResponse } from './http/guards.js';
 import type { Config } from './config.js';
 import { createSessionManager } from './sessions/sessionManager.js';
 import { createMemoryStore } from './store/memoryStore.js';
@@ -52,6 +53,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
   const server = createServer(app.handler as Parameters<typeof createServer>[1]);
   const connections = trackConnections(server);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (socket.writable) socket.end(clientErrorResponse(error));
+    else socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     const failed = (error: Error) => {
       sessions.close();

@@ -1,0 +1,212 @@
+import type { IncomingMessage } from 'node:http';
+import type { Middleware } from 'polka';
+import { HttpError } from './httpError.js';
+
+/**
+ * The app loads only its own scripts, styles and connections; nothing may
+ * frame it. Svelte's built CSS is a file and its animations use the Web
+ * Animations API, so neither needs 'unsafe-inline'.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+/** Sets the security headers on every response, errors and streams included. */
+export const securityHeaders: Middleware = (_req, res, next) => {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  return next();
+};
+
+const CORS_METHODS = 'GET, POST, OPTIONS';
+const CORS_HEADERS = 'Authorization, Content-Type, Last-Event-ID';
+
+function sameOrigin(req: IncomingMessage, origin: string): boolean {
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Cross-origin access for the listed origins only (never `*`). A request
+ * from any other foreign origin that would change something is refused, so
+ * another site cannot start or stop sessions through a visitor's browser.
+ */
+export function originPolicy(allowed: readonly string[]): Middleware {
+  const allowedSet = new Set(allowed);
+  return (req, res, next) => {
+    const origin = req.headers.origin;
+    if (origin === undefined || sameOrigin(req, origin)) return next();
+    if (!allowedSet.has(origin)) {
+      if (req.method === 'GET' || req.method === 'HEAD') return next(); // the browser withholds the answer
+      throw new HttpError(403, 'origin_not_allowed', `Requests from ${origin} are not allowed.`);
+    }
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Vary', 'Origin');
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'Access-Control-Allow-Methods': CORS_METHODS,
+        'Access-Control-Allow-Headers': CORS_HEADERS,
+        'Access-Control-Max-Age': '600',
+      });
+      res.end();
+      return;
+    }
+    return next();
+  };
+}
+
+/**
+ * Reads a request body of at most `limit` bytes. The API's POST routes take
+ * no body or a JSON object; anything else is refused before it is read whole.
+ */
+export function jsonBody(limit: number): Middleware {
+  return async (req, _res, next) => {
+    if (req.method !== 'POST') return next();
+    const declared = req.headers['content-length'];
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if (!chunked && (declared === undefined || declared === '0')) return next();
+    if (declared !== undefined && Number(declared) > limit) {
+      throw new HttpError(413, 'body_too_large', `A request body may have at most ${limit} bytes.`);
+    }
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      throw new HttpError(415, 'unsupported_media_type', 'A request body must be application/json.');
+    }
+    const text = await readLimited(req, limit);
+    if (text.trim() === '') return next();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'invalid_json', 'The request body is not valid JSON.');
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new HttpError(400, 'invalid_json', 'The request body must be a JSON object.');
+    }
+    req.body = body;
+    return next();
+  };
+}
+
+function readLimited(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpError(413, 'body_too_large', `A request body may have at most ${limit} bytes.`));
+        req.pause();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+  });
+}
+
+/** Tokens per client address, refilled continuously: a burst, then a steady rate. */
+export function tokenBucket({ perMinute, burst, now }: { perMinute: number; burst: number; now: () => number }) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const refill = (bucket: { tokens: number; at: number }, t: number) => {
+    bucket.tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) * perMinute) / 60_000);
+    bucket.at = t;
+  };
+  return {
+    /** Takes a token; returns 0 when granted, else the seconds until one is free. */
+    take(key: string): number {
+      const t = now();
+      let bucket = buckets.get(key);
+      if (bucket === undefined) {
+        // A full bucket holds no information: forget full ones rather than grow.
+        if (buckets.size >= 10_000) {
+          for (const [k, b] of buckets) {
+            refill(b, t);
+            if (b.tokens >= burst) buckets.delete(k);
+          }
+        }
+        bucket = { tokens: burst, at: t };
+        buckets.set(key, bucket);
+      }
+      refill(bucket, t);
+      if (bucket.tokens >= 1) {
+        bucket.tokens -= 1;
+        return 0;
+      }
+      return Math.ceil(((1 - bucket.tokens) * 60) / perMinute);
+    },
+    get size() {
+      return buckets.size;
+    },
+  };
+}
+
+/** Limits POST /api/start per client address. */
+export function startRateLimit(bucket: ReturnType<typeof tokenBucket>): Middleware {
+  return (req, _res, next) => {
+    const wait = bucket.take(req.socket.remoteAddress ?? 'unknown');
+    if (wait > 0) {
+      throw new HttpError(429, 'rate_limited', `Too many sessions started from this address; wait ${wait} s.`, {
+        'Retry-After': String(wait),
+      });
+    }
+    return next();
+  };
+}
+
+/**
+ * Paths that try to leave the web root (`..`, encoded or not, backslashes,
+ * NUL) get 404 before they reach the file server.
+ */
+export const refuseTraversal: Middleware = (req, _res, next) => {
+  let path: string;
+  try {
+    path = decodeURIComponent(req.path);
+  } catch {
+    throw new HttpError(400, 'invalid_path', 'The path is not valid percent-encoding.');
+  }
+  if (/(^|[/\\])\.\.([/\\]|$)|\\|\0/.test(path) || /%2e|%2f|%5c|%00/i.test(path)) {
+    throw new HttpError(404, 'not_found', 'No such file.');
+  }
+  return next();
+};
+
+/** The JSON answer to a request Node's HTTP parser refused (bad request line, huge headers). */
+export function clientErrorResponse(error: NodeJS.ErrnoException): string {
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify({
+    status: 'error',
+    code: tooLarge ? 'headers_too_large' : 'bad_request',
+    message: tooLarge ? 'The request headers are too large.' : 'The request is not valid HTTP.',
+  });
+  return [
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}
