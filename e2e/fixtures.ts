@@ -11,35 +11,48 @@ export interface LiveServer {
   url: string;
   process: ChildProcess;
   data(): Promise<DataResponse>;
+  /** Kills the server with SIGKILL and starts it again on the same port and data. */
+  crashAndRestart(): Promise<void>;
 }
 
 /** Fast timings so journeys take seconds; each test can override them. */
 const FAST_ARGS = ['--update-interval', '150', '--heartbeat-interval', '1000'];
 
-async function launchServer(args: string[]): Promise<LiveServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'livetable-e2e-'));
-  const base = ['dist/server/main.js', '--port', '0', '--static-dir', 'dist/web', '--data-dir', dataDir];
-  const child = spawn(process.execPath, [...base, ...args], {
+function spawnServer(args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['dist/server/main.js', '--static-dir', 'dist/web', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const url = await new Promise<string>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start in 10 s')), 10_000);
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const entry = JSON.parse(line) as { msg?: string; url?: string };
       if (entry.msg === 'listening' && entry.url) {
         clearTimeout(timer);
-        resolve(entry.url);
+        resolve({ url: entry.url, child });
       }
     });
   });
-  return {
-    url,
-    process: child,
+}
+
+async function launchServer(args: string[]): Promise<LiveServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'livetable-e2e-'));
+  const first = await spawnServer(['--port', '0', '--data-dir', dataDir, ...args]);
+  const port = new URL(first.url).port;
+  const server: LiveServer = {
+    url: first.url,
+    process: first.child,
     async data() {
-      return (await (await fetch(`${url}/api/data`)).json()) as DataResponse;
+      return (await (await fetch(`${server.url}/api/data`)).json()) as DataResponse;
+    },
+    async crashAndRestart() {
+      const exited = new Promise((resolve) => server.process.once('exit', resolve));
+      server.process.kill('SIGKILL');
+      await exited;
+      server.process = (await spawnServer(['--port', port, '--data-dir', dataDir, ...args])).child;
     },
   };
+  return server;
 }
 
 /** The page as a user sees it, with the locators the journeys need. */

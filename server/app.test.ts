@@ -383,3 +383,33 @@ describe('the web app', () => {
     expect(missing).toMatchObject({ status: 404, body: { code: 'not_found' } });
   });
 });
+
+describe('when storage fails', () => {
+  it('answers 503 to a start it cannot store, and keeps serving reads', async () => {
+    const { createSqliteStores } = await import('./store/sqliteStore.js');
+    const { defaultConfig } = await import('./config.js');
+    const { startServer } = await import('./server.js');
+    const { pino } = await import('pino');
+    const dataDir = mkdtempSync(join(tmpdir(), 'livetable-full-'));
+    const stores = createSqliteStores({ dataDir, history: 100, initialRows: () => [], maxPageCount: 8 });
+    const config = defaultConfig({
+      port: 0,
+      staticDir: 'no-such-dir',
+      updateInterval: 10_000,
+      startBurst: 100_000,
+      startRate: 100_000,
+      maxSessions: 100_000,
+    });
+    running = await startServer(config, pino({ level: 'silent' }), { stores });
+    let refused: Response | undefined;
+    for (let i = 0; i < 2000 && refused === undefined; i++) {
+      const response = await fetch(`${running.url}/api/start`, { method: 'POST' });
+      if (response.status !== 200) refused = response;
+      else await response.body?.cancel();
+    }
+    expect(refused?.status).toBe(503);
+    expect(refused?.headers.get('retry-after')).toBeTruthy();
+    expect(await refused?.json()).toMatchObject({ status: 'error', code: 'storage_unavailable' });
+    expect((await fetch(`${running.url}/api/data`)).status).toBe(200);
+  });
+});

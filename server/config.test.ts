@@ -85,3 +85,16 @@ describe('loadConfig', () => {
     expect(() => defaultConfig({ minRecords: 10, maxRecords: 5 })).toThrow(ConfigError);
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('describes every option and its environment variable', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync('docs/configuration.md', 'utf8');
+    const flags = [...helpText().matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]!).filter((f) => f !== 'help');
+    expect(flags.length).toBeGreaterThan(20);
+    for (const flag of flags) {
+      expect(doc).toContain(`\`--${flag}`);
+      expect(doc).toContain(`\`${envName(flag)}\``);
+    }
+  });
+});

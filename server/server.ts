@@ -29,6 +29,8 @@ export interface RunningServer {
 
 export interface StartOptions {
   scheduler?: SchedulerLike;
+  /** Stores to use instead of the ones --store names (tests). */
+  stores?: { table: TableStore; sessions: SessionStore };
 }
 
 /** The stores --store asks for; throws StorageError when the data directory is unusable. */
@@ -47,7 +49,7 @@ function openStores(config: Config, random: Random): { table: TableStore; sessio
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const scheduler = options.scheduler ?? asyncScheduler;
   const random = seededRandom(config.randomSeed);
-  const { table: store, sessions: sessionStore } = openStores(config, random);
+  const { table: store, sessions: sessionStore } = options.stores ?? openStores(config, random);
   const sessions = createSessionManager({ store, sessionStore, config, scheduler, random, logger });
   const { app, openStreams } = createApp({ config, store, sessions, logger, now: () => scheduler.now() });
 

@@ -98,3 +98,33 @@ describe('sqlite store', () => {
     expect(() => openStores(join(dir, 'data'))).toThrow(StorageError);
   });
 });
+
+describe('sqlite store on a full disk', () => {
+  it('refuses the change, changes nothing in memory or on disk, and works again once there is room', () => {
+    const dir = tempDir();
+    const { table } = createSqliteStores({
+      dataDir: dir,
+      history: 100_000,
+      initialRows: () => [person('a')],
+      maxPageCount: 12,
+    });
+    let failure: unknown;
+    let before = { version: table.version, rows: table.rows() };
+    for (let i = 0; i < 10_000 && failure === undefined; i++) {
+      before = { version: table.version, rows: table.rows() };
+      try {
+        table.commit({ type: 'add', row: person(`p${i}`) }, meta());
+      } catch (error) {
+        failure = error;
+      }
+    }
+    expect(String(failure)).toMatch(/full/i);
+    expect({ version: table.version, rows: table.rows() }).toEqual(before);
+    table.close();
+
+    const reopened = openStores(dir, 100_000);
+    expect(reopened.table.version).toBe(before.version);
+    expect(reopened.table.rows()).toEqual(before.rows);
+    expect(reopened.table.commit({ type: 'add', row: person('after') }, meta()).seq).toBe(before.version + 1);
+  });
+});

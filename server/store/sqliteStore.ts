@@ -20,6 +20,8 @@ export interface SqliteStoreOptions {
   history: number;
   /** Rows a new table starts with; ignored when the database already has a table. */
   initialRows: () => readonly NewRow[];
+  /** Caps the file at this many pages, as a full disk would (for tests). */
+  maxPageCount?: number;
 }
 
 const SCHEMA = `
@@ -68,11 +70,12 @@ function openDatabase(dataDir: string): Database.Database {
  * The table, its history and the sessions in one SQLite file (WAL mode).
  * Every change is committed to the file before it is applied and sent.
  */
-export function createSqliteStores({ dataDir, history, initialRows }: SqliteStoreOptions): {
+export function createSqliteStores({ dataDir, history, initialRows, maxPageCount }: SqliteStoreOptions): {
   table: TableStore;
   sessions: SessionStore;
 } {
   const db = openDatabase(dataDir);
+  if (maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(maxPageCount)}`);
   const getMeta = db.prepare<[string], number>(`SELECT value FROM meta WHERE key = ?`).pluck();
   const setMeta = db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value`);

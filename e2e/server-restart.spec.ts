@@ -1,0 +1,26 @@
+import { expect, test } from './fixtures.js';
+
+test('a server killed mid-session is a short "reconnecting" to the viewer, and nothing is lost', async ({
+  app,
+  server,
+  page,
+}) => {
+  await app.start.click();
+  await app.waitForVersion(5);
+  for (let crash = 0; crash < 2; crash++) {
+    const seen = await app.version();
+    await server.crashAndRestart();
+    await expect(app.connection).toHaveAttribute('data-state', 'live');
+    // The server restarted from its file: what the page saw is still there.
+    expect((await server.data()).version).toBeGreaterThanOrEqual(seen);
+    await app.waitForVersion(seen + 5);
+  }
+  await app.stop.click();
+  await expect(app.connection).toHaveAttribute('data-state', 'disconnected');
+  await app.expectSameTableAs(server);
+  // Resumed by Last-Event-ID each time: one snapshot at the start, and no gap.
+  const log = page.getByTestId('log');
+  await expect(log.locator('li[data-kind="error"]')).toHaveCount(0);
+  await expect(log.locator('li', { hasText: '已同步' })).toHaveCount(1);
+  await expect(log.locator('li', { hasText: '连接已恢复' })).toHaveCount(2);
+});
