@@ -399,6 +399,17 @@ describe('liveTable: reconnecting', () => {
     expect(get(t.live.connection)).toBe('reconnecting');
   });
 
+  it('a gap in seq reopens the stream without ?since, for a fresh snapshot', async () => {
+    const t = await running();
+    t.last().send(add(11, row(3)));
+    expect(t.sources).toHaveLength(1);
+    t.last().send(add(13, row(4)));
+    expect(t.sources).toHaveLength(2);
+    expect(t.sources[0]?.closed).toBe(true);
+    expect(t.last().url).toBe(`/api/stream/${ID}`);
+    expect(t.texts()).toContain('log.gap');
+  });
+
   it('before any init the watchdog waits 2.5 × 10 s', async () => {
     const t = setup({ 'POST /api/start': started });
     await t.live.start();

@@ -234,7 +234,15 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       note('error', 'log.badMessage');
       return;
     }
+    const before = current().version;
     dispatch(message);
+    const id = current().sessionId;
+    if ('seq' in message && message.seq > before + 1 && id !== null) {
+      // A gap should never happen; if it does, the table cannot be trusted:
+      // start over from a fresh snapshot rather than drift from the server.
+      open(id, false);
+      return;
+    }
     if (message.type === 'end') {
       // The reducer has logged the end and marked the session over.
       leaveSession();
