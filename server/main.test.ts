@@ -89,3 +89,18 @@ describe('the livetable command', () => {
     }
   });
 });
+
+describe('the livetable command with a bad data directory', () => {
+  it('refuses a data file that is not a database: a clear message, exit code 1, the file untouched', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'livetable-corrupt-'));
+    const file = join(dir, 'livetable.db');
+    writeFileSync(file, 'not a database, but precious');
+    const run = livetable(['--port', '0', '--data-dir', dir]);
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toMatch(/livetable: could not start: cannot use .*livetable\.db/);
+    expect(readFileSync(file, 'utf8')).toBe('not a database, but precious');
+  });
+});
