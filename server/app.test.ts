@@ -279,11 +279,14 @@ describe('resume', () => {
     expect(received.filter((e) => e.type === 'init')).toHaveLength(1);
     const seqs = seqsOf(received);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-    source.close();
     await json(`/api/stop/${id}`, { method: 'POST' });
+    await new Promise<void>((resolve) => {
+      const check = () => (received.at(-1)?.type === 'end' ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    source.close();
     const { body } = await json<DataResponse>('/api/data');
-    const upTo = received.filter((e) => !('seq' in e) || e.seq <= body.version);
-    expect(replay(upTo).rows).toEqual(body.data);
+    expect(replay(received)).toEqual({ rows: body.data, version: body.version });
   });
 });
 

@@ -15,6 +15,7 @@ export interface Config {
   host: string;
   port: number;
   updateInterval: number;
+  changesPerTick: number;
   heartbeatInterval: number;
   sessionTimeout: number;
   minRecords: number;
@@ -162,6 +163,14 @@ const OPTIONS = [
     meta: 'MS',
     help: 'Milliseconds between changes a session makes',
     parse: integer(1, MAX_MS),
+  }),
+  spec({
+    key: 'changesPerTick',
+    flag: 'changes-per-tick',
+    fallback: '1',
+    meta: 'N',
+    help: 'Changes a session makes at each --update-interval tick',
+    parse: integer(1, 10_000),
   }),
   spec({
     key: 'heartbeatInterval',

@@ -142,3 +142,21 @@ describe('connection churn', () => {
     expect(metrics).toMatchObject({ active_sessions: 0, total_connections: 0, pending_messages: 0 });
   }, 120_000);
 });
+
+describe('a big table', () => {
+  it('is not mistaken for a slow reader: an init larger than --max-buffer arrives whole', async () => {
+    server = await startTestServer({ seedRows: 100_000, maxRecords: 200_000, maxBuffer: 64 * 1024, updateInterval: 5 });
+    const { session_id } = await json<StartResponse>('/api/start', { method: 'POST' });
+    // A reader that takes a moment before it reads (as a browser parsing a
+    // big page might): meanwhile changes queue behind the 8 MB init.
+    const socket = await stalledClient(server.port, `/api/stream/${session_id}`);
+    await new Promise((r) => setTimeout(r, 300));
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.resume();
+    await until(async () => /"seq":30\b/.test(received), 'changes after the init', 20_000);
+    expect(received).toContain('"type":"init"');
+    expect((await json<MetricsResponse>('/api/metrics')).slow_disconnects).toBe(0);
+    socket.destroy();
+  }, 60_000);
+});

@@ -39,6 +39,7 @@ export interface SessionManagerOptions {
     | 'maxConnections'
     | 'maxConnectionsPerSession'
     | 'maxSessions'
+    | 'changesPerTick'
   >;
   scheduler: SchedulerLike;
   random: Random;
@@ -77,19 +78,24 @@ export function createSessionManager({
     const stop$ = new Subject<void>();
     let generated = record.generated;
     const pipeline = sessionPipeline<ChangeEvent>({
+      // --changes-per-tick changes per tick; they reach streams through the
+      // store's feed, and go out to each client in one write.
       mutate: () => {
-        const mutation = nextMutation(store, mix, random);
-        if (mutation === undefined) return undefined;
-        const timestamp = new Date(scheduler.now()).toISOString();
-        try {
-          const change = store.commit(mutation, { session_id: id, generation_count: generated + 1, timestamp });
-          generated++;
-          return change;
-        } catch (err) {
-          // Nothing was stored or sent; the next tick tries again.
-          logger.error({ err, session_id: id }, 'change not stored');
-          return undefined;
+        let last: ChangeEvent | undefined;
+        for (let i = 0; i < config.changesPerTick; i++) {
+          const mutation = nextMutation(store, mix, random);
+          if (mutation === undefined) break;
+          const timestamp = new Date(scheduler.now()).toISOString();
+          try {
+            last = store.commit(mutation, { session_id: id, generation_count: generated + 1, timestamp });
+            generated++;
+          } catch (err) {
+            // Nothing was stored or sent; the next tick tries again.
+            logger.error({ err, session_id: id }, 'change not stored');
+            break;
+          }
         }
+        return last;
       },
       updateInterval: config.updateInterval,
       heartbeatInterval: config.heartbeatInterval,

@@ -1,0 +1,230 @@
+/**
+ * `npm run bench`: Livetable and a bare node:http broadcaster (the
+ * baseline) under the same load tool, in one run, on this machine. Prints
+ * one JSON object with every number and each target next to what was
+ * measured. Needs `npm run build` first. Set BENCH_QUICK=1 for a short run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { runLoad, type LoadResult } from './loadClient.js';
+
+const QUICK = Boolean(process.env.BENCH_QUICK);
+const SECONDS = QUICK ? 3 : 10;
+const HOST = '127.0.0.1';
+
+interface Running {
+  url: string;
+  port: number;
+  child: ChildProcess;
+}
+
+function start(command: string[], extra: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [...command, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${command.join(' ')} exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'listening' && entry.url)
+          resolve({ url: entry.url, port: Number(new URL(entry.url).port), child });
+      } catch {
+        // not a log line
+      }
+    });
+  });
+}
+
+const livetableArgs = (interval: number, perTick: number, more: string[] = []) => [
+  '--port',
+  '0',
+  '--store',
+  'memory',
+  '--static-dir',
+  'no-such-dir',
+  '--log-level',
+  'info',
+  '--update-interval',
+  String(interval),
+  '--changes-per-tick',
+  String(perTick),
+  '--heartbeat-interval',
+  '5000',
+  '--max-connections',
+  '20000',
+  '--max-connections-per-session',
+  '20000',
+  ...more,
+];
+
+async function livetable(interval: number, perTick: number, more: string[] = []) {
+  const server = await start(['dist/server/main.js'], livetableArgs(interval, perTick, more));
+  const started = (await (await fetch(`${server.url}/api/start`, { method: 'POST' })).json()) as { session_id: string };
+  return { ...server, path: `/api/stream/${started.session_id}` };
+}
+
+async function baseline(interval: number, perTick: number) {
+  const server = await start(
+    ['--import', 'tsx', 'bench/baseline.ts'],
+    ['--port', '0', '--update-interval', String(interval), '--changes-per-tick', String(perTick)],
+  );
+  return { ...server, path: '/stream' };
+}
+
+async function rss(server: Running, kind: 'livetable' | 'baseline'): Promise<number> {
+  if (kind === 'baseline') return ((await (await fetch(`${server.url}/metrics`)).json()) as { rss: number }).rss;
+  return ((await (await fetch(`${server.url}/api/metrics`)).json()) as { memory_usage: { rss: number } }).memory_usage
+    .rss;
+}
+
+const stop = (server: Running) => {
+  server.child.kill('SIGKILL');
+};
+
+async function load(server: Running & { path: string }, clients: number, path = server.path): Promise<LoadResult> {
+  return runLoad({ host: HOST, port: server.port, path, clients, seconds: SECONDS });
+}
+
+async function fanout(clients: number, interval: number, perTick: number) {
+  const base = await baseline(interval, perTick);
+  const baseResult = await load(base, clients);
+  stop(base);
+  const live = await livetable(interval, perTick);
+  const liveResult = await load(live, clients);
+  stop(live);
+  return {
+    baseline: baseResult,
+    livetable: liveResult,
+    eventsPerSecondRatio: round(liveResult.eventsPerSecond / baseResult.eventsPerSecond),
+    p99Ratio: round(liveResult.latencyMs.p99 / Math.max(1, baseResult.latencyMs.p99)),
+  };
+}
+
+/** Connects `clients` idle streams (1 change/s): latency, and server memory per open stream. */
+async function manyStreams(clients: number) {
+  const measure = async (server: Running & { path: string }, kind: 'livetable' | 'baseline') => {
+    const before = await rss(server, kind);
+    let peak = before;
+    // Sampled while runLoad holds every stream open.
+    const timer = setInterval(() => {
+      rss(server, kind).then(
+        (value) => (peak = Math.max(peak, value)),
+        () => undefined,
+      );
+    }, 500);
+    const result = await runLoad({
+      host: HOST,
+      port: server.port,
+      path: server.path,
+      clients,
+      seconds: SECONDS,
+      concurrency: 500,
+    });
+    clearInterval(timer);
+    stop(server);
+    return { ...result, rssPerStreamKiB: round((peak - before) / clients / 1024) };
+  };
+  const baseResult = await measure(await baseline(1000, 1), 'baseline');
+  const liveResult = await measure(await livetable(1000, 1), 'livetable');
+  return {
+    baseline: baseResult,
+    livetable: liveResult,
+    memoryRatio: round(liveResult.rssPerStreamKiB / baseResult.rssPerStreamKiB),
+  };
+}
+
+/** Bytes per change event, delta and ?full=1, as the table grows. */
+async function bytesPerEvent(rows: number) {
+  const live = await livetable(200, 1, [
+    '--seed-rows',
+    String(rows),
+    '--max-records',
+    String(rows * 2),
+    '--weights',
+    '0,1,0',
+  ]);
+  const delta = await runLoad({ host: HOST, port: live.port, path: live.path, clients: 1, seconds: 2 });
+  const full = await runLoad({ host: HOST, port: live.port, path: `${live.path}?full=1`, clients: 1, seconds: 2 });
+  stop(live);
+  return { rows, delta: delta.bytesPerEvent, full: full.bytesPerEvent };
+}
+
+/** From POST /api/start to a complete init, with a big table. */
+async function timeToInit(rows: number) {
+  const server = await start(
+    ['dist/server/main.js'],
+    livetableArgs(1000, 1, ['--seed-rows', String(rows), '--max-records', String(rows * 2)]),
+  );
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const { session_id } = (await (await fetch(`${server.url}/api/start`, { method: 'POST' })).json()) as {
+      session_id: string;
+    };
+    const response = await fetch(`${server.url}/api/stream/${session_id}`);
+    const reader = response.body!.getReader();
+    let text = '';
+    const decoder = new TextDecoder();
+    while (!/data: \{"type":"init"[^\n]*\n\n/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    times.push(Math.round(performance.now() - t0));
+    bytes = text.length;
+    await reader.cancel();
+    await fetch(`${server.url}/api/stop/${session_id}`, { method: 'POST' });
+  }
+  stop(server);
+  return { rows, ms: times, initBytes: bytes };
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+async function main() {
+  const results: Record<string, unknown> = {
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    seconds: SECONDS,
+  };
+  const clients = QUICK ? 200 : 1000;
+  const progress = (name: string, value: unknown) => console.error(JSON.stringify({ [name]: value }));
+  const fan = await fanout(clients, 10, 1);
+  progress('fanout100', fan);
+  results.fanout100 = { clients, changesPerSecond: 100, ...fan };
+  const coalesce = await fanout(clients, 10, 10);
+  progress('fanout1000', coalesce);
+  results.fanout1000 = { clients, changesPerSecond: 1000, ...coalesce };
+  const streams = QUICK ? 1000 : 10_000;
+  results.manyStreams = { clients: streams, changesPerSecond: 1, ...(await manyStreams(streams)) };
+  progress('manyStreams', results.manyStreams);
+  const sizes = QUICK ? [10, 1000] : [10, 1000, 100_000];
+  results.bytesPerEvent = [];
+  for (const rows of sizes) (results.bytesPerEvent as unknown[]).push(await bytesPerEvent(rows));
+  progress('bytesPerEvent', results.bytesPerEvent);
+  results.timeToInit = await timeToInit(QUICK ? 10_000 : 100_000);
+
+  const many = results.manyStreams as Awaited<ReturnType<typeof manyStreams>>;
+  const bytes = results.bytesPerEvent as Awaited<ReturnType<typeof bytesPerEvent>>[];
+  const init = results.timeToInit as Awaited<ReturnType<typeof timeToInit>>;
+  results.targets = {
+    'fan-out 100/s: events/s ≥ 0.9× baseline': {
+      measured: fan.eventsPerSecondRatio,
+      met: fan.eventsPerSecondRatio >= 0.9,
+    },
+    'fan-out 100/s: p99 ≤ 2× baseline': { measured: fan.p99Ratio, met: fan.p99Ratio <= 2 },
+    'fan-out 1000/s: events/s > baseline': {
+      measured: coalesce.eventsPerSecondRatio,
+      met: coalesce.eventsPerSecondRatio > 1,
+    },
+    'many streams: p99 < 250 ms': { measured: many.livetable.latencyMs.p99, met: many.livetable.latencyMs.p99 < 250 },
+    'many streams: memory per stream ≤ 1.5× baseline': { measured: many.memoryRatio, met: many.memoryRatio <= 1.5 },
+    'bytes per change event ≤ 250 at every size': {
+      measured: bytes.map((b) => b.delta),
+      met: bytes.every((b) => b.delta <= 250),
+    },
+    'start → init < 1 s': { measured: init.ms, met: init.ms.every((ms) => ms < 1000) },
+  };
+  console.log(JSON.stringify(results, null, 2));
+}
+
+void main().then(() => process.exit(0));
