@@ -43,6 +43,8 @@ class RawStreamClient {
   private sizeLine = '';
   private crlfLeft = 0;
   private message = '';
+  /** Where to resume looking for the end of the current message. */
+  private scanned = 0;
   private readonly text = new StringDecoder('utf8');
 
   constructor(
@@ -94,10 +96,12 @@ class RawStreamClient {
   private sse(piece: Buffer): void {
     this.message += this.text.write(piece);
     let end: number;
-    while ((end = this.message.indexOf('\n\n')) !== -1) {
+    while ((end = this.message.indexOf('\n\n', this.scanned)) !== -1) {
       const event = this.message.slice(0, end);
       this.message = this.message.slice(end + 2);
-      const seq = /"seq":(\d+)/.exec(event);
+      this.scanned = 0;
+      // The fields sit near the start; a table_data tail can be megabytes.
+      const seq = /"seq":(\d+)/.exec(event.slice(0, 200));
       if (seq === null) continue; // heartbeats and init are not changes
       const value = Number(seq[1]);
       if (this.lastSeq >= 0 && value !== this.lastSeq + 1) this.gaps++;
@@ -105,9 +109,10 @@ class RawStreamClient {
       if (!this.counting()) continue;
       this.events++;
       this.bytes += Buffer.byteLength(event) + 2; // the change event as sent, blank line included
-      const stamp = /"timestamp":"([^"]+)"/.exec(event);
+      const stamp = /"timestamp":"([^"]+)"/.exec(event.length > 4000 ? event.slice(0, 400) + event.slice(-400) : event);
       if (stamp) this.onLatency(Date.now() - Date.parse(stamp[1] as string));
     }
+    this.scanned = Math.max(0, this.message.length - 1);
   }
 }
 
