@@ -1,7 +1,15 @@
 import { get } from 'svelte/store';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Row, StreamEvent } from '../../../server/protocol';
-import { IDLE_SYNC_MS, SESSION_KEY, UPDATES_KEY, averageScore, createLiveTable, type StreamSource } from './liveTable';
+import {
+  IDLE_SYNC_MS,
+  SESSION_KEY,
+  UPDATES_KEY,
+  averageScore,
+  createLiveTable,
+  type LiveTableDeps,
+  type StreamSource,
+} from './liveTable';
 
 const ID = 'AbCdEfGh12345678';
 const T0 = '2025-01-01T12:00:00.000Z';
@@ -52,7 +60,7 @@ function fakeResponse({ status, body, headers = {} }: Reply): Response {
   } as Response;
 }
 
-function setup(overrides: Record<string, Route> = {}) {
+function setup(overrides: Record<string, Route> = {}, extra: Partial<LiveTableDeps> = {}) {
   const sources: FakeSource[] = [];
   const requests: { url: string; init?: RequestInit }[] = [];
   const storage = new Map<string, string>();
@@ -90,6 +98,7 @@ function setup(overrides: Record<string, Route> = {}) {
     }),
     now: () => T0,
     visible: () => true,
+    ...extra,
   });
   const last = () => {
     const source = sources.at(-1);
@@ -129,8 +138,8 @@ const settle = async () => {
 };
 
 /** A running session whose stream has delivered init at version 10. */
-async function running(routes: Record<string, Route> = {}) {
-  const t = setup({ 'POST /api/start': started, ...routes });
+async function running(routes: Record<string, Route> = {}, extra: Partial<LiveTableDeps> = {}) {
+  const t = setup({ 'POST /api/start': started, ...routes }, extra);
   await t.live.start();
   t.last().open();
   t.last().send(init([row(1), row(2)], 10));
@@ -537,5 +546,64 @@ describe('liveTable: ending', () => {
     await t.live.resumeOrLoad();
     t.live.destroy();
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('liveTable: one render per frame', () => {
+  it('queues changes until the frame and applies them in one state update', async () => {
+    const frames: (() => void)[] = [];
+    const t = await running({}, { schedule: (flush) => void frames.push(flush) });
+    frames.splice(0).forEach((f) => f());
+    const seen: number[] = [];
+    const unsubscribe = t.live.table.subscribe((table) => seen.push(table.version));
+    for (let seq = 11; seq <= 30; seq++) t.last().send(add(seq, row(seq)));
+    expect(get(t.live.table).version).toBe(10);
+    expect(frames).toHaveLength(1);
+    frames.splice(0).forEach((f) => f());
+    unsubscribe();
+    expect(seen).toEqual([10, 30]);
+    expect(get(t.live.stats).records).toBe(22);
+    expect(t.storage.get(UPDATES_KEY)).toBe('20');
+  });
+
+  it('applies what is queued before a local action, so the order holds', async () => {
+    const t = await running({}, { schedule: () => undefined });
+    t.last().send(add(11, row(11)));
+    t.last().fail(0);
+    expect(get(t.live.table).version).toBe(11);
+    expect(get(t.live.connection)).toBe('reconnecting');
+  });
+});
+
+describe('liveTable: pause and resume', () => {
+  it('holds changes back with a count, and applies them all on resume', async () => {
+    const t = await running();
+    t.live.pause();
+    t.last().send(add(11, row(11)));
+    t.last().send(add(12, row(12)));
+    // A replay after a reconnect is not counted twice.
+    t.last().send(add(12, row(12)));
+    expect(get(t.live.paused)).toEqual({ paused: true, held: 2 });
+    expect(get(t.live.table).version).toBe(10);
+    t.live.resume();
+    expect(get(t.live.paused)).toEqual({ paused: false, held: 0 });
+    expect(get(t.live.table).rows.map((r) => r.id)).toEqual([1, 2, 11, 12]);
+    expect(get(t.live.stats).updates).toBe(2);
+  });
+
+  it('a session that ends while paused leaves the page with every change applied', async () => {
+    const t = await running();
+    t.live.pause();
+    t.last().send(add(11, row(11)));
+    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
+    expect(get(t.live.paused).paused).toBe(false);
+    expect(get(t.live.table).version).toBe(11);
+    expect(get(t.live.session).running).toBe(false);
+  });
+
+  it('cannot pause without a running session', () => {
+    const t = setup();
+    t.live.pause();
+    expect(get(t.live.paused).paused).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { derived, get, writable } from 'svelte/store';
 import type { DataResponse, Row, StreamEvent } from '../../../server/protocol';
 import type { MessageKey, MessageParams } from './i18n';
-import { initialState, reduce, type LogKind, type Message } from './reducer';
+import { initialState, reduce, reduceAll, type LogKind, type Message } from './reducer';
 
 /** The part of `EventSource` this module uses, so tests can hand in a fake. */
 export interface StreamSource {
@@ -24,6 +24,11 @@ export interface LiveTableDeps {
   now: () => string;
   /** False while the tab is hidden, so an idle page does not poll in the background. */
   visible: () => boolean;
+  /**
+   * Runs `flush` soon, once: the page folds everything the stream delivered
+   * meanwhile in one go. Without it (tests) each message is applied at once.
+   */
+  schedule?: (flush: () => void) => void;
 }
 
 /** sessionStorage key of the running session, so a reload picks it up again. */
@@ -61,8 +66,29 @@ function browserDeps(): LiveTableDeps {
     },
     now: () => new Date().toISOString(),
     visible: () => document.visibilityState !== 'hidden',
+    schedule: nextFrame,
   };
 }
+
+/**
+ * The next animation frame, or a timer if frames do not come: a hidden tab
+ * gets none, and its queue must not grow for as long as it stays hidden.
+ */
+function nextFrame(flush: () => void): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
+    flush();
+  };
+  const frame = requestAnimationFrame(once);
+  const timer = setTimeout(once, FRAME_FALLBACK_MS);
+}
+
+/** How long a change may wait for a frame before it is applied without one. */
+const FRAME_FALLBACK_MS = 250;
 
 function streamUrl(id: string, since: number | undefined): string {
   return since === undefined ? `/api/stream/${id}` : `/api/stream/${id}?since=${since}`;
@@ -116,8 +142,51 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
   let generation = 0;
   let idleRun = 0;
 
-  const current = () => get(state);
-  const dispatch = (message: Message) => state.update((s) => reduce(s, message));
+  // Stream messages wait here for the next frame; everything else applies them first.
+  let queue: Message[] = [];
+  let scheduled = false;
+  // Changes held back while the viewer has paused live updates, oldest first.
+  let held: Message[] = [];
+  // The newest seq received, applied or not, so gaps and replays are told apart before a frame.
+  let received = 0;
+  const paused = writable({ paused: false, held: 0 });
+
+  /** Applies every queued message in one fold: one new state, one render. */
+  function flush(): void {
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    state.update((s) => reduceAll(s, batch));
+    rememberUpdates(batch);
+  }
+
+  function enqueue(message: Message): void {
+    queue.push(message);
+    if (deps.schedule === undefined) {
+      flush();
+    } else if (!scheduled) {
+      scheduled = true;
+      deps.schedule(() => {
+        scheduled = false;
+        flush();
+      });
+    }
+  }
+
+  function rememberUpdates(batch: readonly Message[]): void {
+    if (!batch.some((m) => 'seq' in m)) return;
+    const { updates, sessionId } = get(state);
+    if (sessionId !== null) store((s) => s.setItem(UPDATES_KEY, String(updates)));
+  }
+
+  const current = () => {
+    flush();
+    return get(state);
+  };
+  const dispatch = (message: Message) => {
+    flush();
+    state.update((s) => reduce(s, message));
+  };
   const note = (kind: LogKind, key: MessageKey, params?: MessageParams) =>
     dispatch({ type: 'log', kind, text: params === undefined ? { key } : { key, params }, at: deps.now() });
   const say = (kind: LogKind, text: string) => dispatch({ type: 'log', kind, text, at: deps.now() });
@@ -150,6 +219,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
 
   /** Closes the stream and cancels every stream timer and probe. */
   function teardown(): void {
+    flush();
     generation++;
     stopping = false;
     if (source) {
@@ -166,6 +236,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
 
   /** The session is over on this page: close everything, then follow the table idle. */
   function leaveSession(): void {
+    resume();
     teardown();
     forget();
     dispatch({ type: 'session', id: null });
@@ -215,7 +286,8 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
 
   function armWatchdog(id: string): void {
     clearTimeout(watchdog);
-    const ms = WATCHDOG_FACTOR * current().heartbeatInterval;
+    // Read without a flush: this runs for every message, and inits apply at once.
+    const ms = WATCHDOG_FACTOR * get(state).heartbeatInterval;
     watchdog = setTimeout(() => {
       note('info', 'log.stalled', { seconds: ms / 1000 });
       dispatch({ type: 'connection', state: 'reconnecting' });
@@ -234,22 +306,59 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       note('error', 'log.badMessage');
       return;
     }
-    const before = current().version;
-    dispatch(message);
-    const id = current().sessionId;
-    if ('seq' in message && message.seq > before + 1 && id !== null) {
+    if (message.type === 'init') {
+      // A snapshot replaces the table at once, paused or not; held changes it
+      // already contains are dropped as replays when they are applied.
+      enqueue(message);
+      flush();
+      received = message.version;
+      return;
+    }
+    if (!('seq' in message)) {
+      // Held changes came before the end; they belong in the table it ends with.
+      if (message.type === 'end') resume();
+      enqueue(message);
+      // The reducer has logged the end and marked the session over.
+      if (message.type === 'end') leaveSession();
+      return;
+    }
+    const before = Math.max(received, get(state).version);
+    if (message.seq <= before) return; // a replay of what we hold or hold back
+    received = message.seq;
+    const id = get(state).sessionId;
+    if (message.seq > before + 1 && id !== null) {
       // A gap should never happen; if it does, the table cannot be trusted:
       // start over from a fresh snapshot rather than drift from the server.
+      resume();
+      enqueue(message);
+      flush();
       open(id, false);
       return;
     }
-    if (message.type === 'end') {
-      // The reducer has logged the end and marked the session over.
-      leaveSession();
-    } else if (message.type !== 'heartbeat' && message.type !== 'init') {
-      const { updates } = current();
-      store((s) => s.setItem(UPDATES_KEY, String(updates)));
+    if (get(paused).paused) {
+      held.push(message);
+      paused.set({ paused: true, held: held.length });
+    } else {
+      enqueue(message);
     }
+  }
+
+  /** Holds back changes from the stream until `resume`; the stream itself stays open. */
+  function pause(): void {
+    if (get(paused).paused || get(state).sessionId === null) return;
+    paused.set({ paused: true, held: held.length });
+  }
+
+  /** Applies every change held back since `pause`, in one fold, and goes live again. */
+  function resume(): void {
+    if (!get(paused).paused) return;
+    const batch = held;
+    held = [];
+    paused.set({ paused: false, held: 0 });
+    flush();
+    if (batch.length === 0) return;
+    state.update((s) => reduceAll(s, batch));
+    rememberUpdates(batch);
   }
 
   async function probeStream(id: string): Promise<void> {
@@ -444,6 +553,9 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
 
   return {
     state: { subscribe: state.subscribe },
+    paused: { subscribe: paused.subscribe },
+    pause,
+    resume,
     table: derived(state, (s) => ({ rows: s.rows, version: s.version, flash: s.flash })),
     stats: derived(state, (s) => ({ records: s.rows.length, updates: s.updates, average: averageOf(s.rows) })),
     log: derived(state, (s) => s.log),

@@ -112,85 +112,210 @@ function lowerBound(rows: Row[], id: number): number {
   return lo;
 }
 
-/** Replaces the row with the same id, or inserts it in id order (adds land at the end). */
-function upsert(rows: Row[], row: Row): Row[] {
-  const at = lowerBound(rows, row.id);
-  const next = [...rows];
-  if (rows[at]?.id === row.id) next[at] = row;
-  else next.splice(at, 0, row);
-  return next;
+/**
+ * A run of changes folded with one copy of each thing it touches: the rows
+ * (a slot per id held, so an update is a binary search and a store), the
+ * highlights and the log. Applying a message here leaves the same state as
+ * `reduce` would; `reduceAll` is tested for exactly that.
+ */
+class ChangeRun {
+  private readonly base: Row[];
+  /** `base` copied on the first write; null entries are rows deleted in this run. */
+  private slots: (Row | null)[] | null = null;
+  /** Rows with ids `base` does not hold, by id; null once deleted again. */
+  private readonly added = new Map<number, Row | null>();
+  private deleted = false;
+  private flash: Record<number, Flash>;
+  private flashCopied = false;
+  private readonly entries: LogEntry[] = [];
+  private version: number;
+  private updates: number;
+  private clock: string;
+  private nextLogId: number;
+
+  constructor(private readonly state: LiveState) {
+    this.base = state.rows;
+    this.flash = state.flash;
+    this.version = state.version;
+    this.updates = state.updates;
+    this.clock = state.clock;
+    this.nextLogId = state.nextLogId;
+  }
+
+  apply(change: ChangeEvent): void {
+    // Seen already: a replay overlapping what we hold.
+    if (change.seq <= this.version) return;
+    switch (change.type) {
+      case 'add':
+      case 'update':
+        this.put(change.data);
+        this.highlight([change.data], change.type, change.seq);
+        break;
+      case 'delete':
+        this.drop(change.data.id);
+        if (change.data.id in this.flash) {
+          this.ownFlash();
+          delete this.flash[change.data.id];
+        }
+        break;
+      case 'batch_update':
+        for (const row of change.data) this.put(row);
+        this.highlight(change.data, 'update', change.seq);
+        break;
+    }
+    const expected = this.version + 1;
+    this.version = change.seq;
+    this.updates++;
+    this.clock = change.timestamp;
+    // The server replays exactly what a client missed, so a gap means a bug somewhere.
+    if (change.seq > expected) {
+      this.log('error', { key: 'log.gap', params: { expected, seq: change.seq } }, change.timestamp);
+    }
+    this.log('success', change.message, change.timestamp);
+  }
+
+  finish(): LiveState {
+    if (this.version === this.state.version) return this.state;
+    let log = this.state.log;
+    if (this.entries.length > 0) {
+      log = [...log, ...this.entries];
+      if (log.length > LOG_LIMIT) log = log.slice(log.length - LOG_LIMIT);
+    }
+    return {
+      ...this.state,
+      rows: this.rows(),
+      flash: this.flash,
+      version: this.version,
+      updates: this.updates,
+      connection: 'live',
+      clock: this.clock,
+      log,
+      nextLogId: this.nextLogId,
+    };
+  }
+
+  private rows(): Row[] {
+    if (this.slots === null && this.added.size === 0) return this.base;
+    let rows: Row[];
+    if (this.slots === null) rows = this.base.slice();
+    else if (this.deleted) rows = compact(this.slots);
+    else rows = this.slots as Row[];
+    const extra: Row[] = [];
+    for (const row of this.added.values()) if (row !== null) extra.push(row);
+    if (extra.length === 0) return rows;
+    extra.sort(byId);
+    // Adds take fresh ids, so they almost always belong at the end.
+    if (rows.length === 0 || (rows.at(-1) as Row).id < (extra[0] as Row).id) {
+      for (const row of extra) rows.push(row);
+      return rows;
+    }
+    return mergeById(rows, extra);
+  }
+
+  private put(row: Row): void {
+    const at = lowerBound(this.base, row.id);
+    if (this.base[at]?.id === row.id) {
+      this.ownSlots()[at] = row;
+    } else {
+      this.added.set(row.id, row);
+    }
+  }
+
+  private drop(id: number): void {
+    const at = lowerBound(this.base, id);
+    if (this.base[at]?.id === id) {
+      this.ownSlots()[at] = null;
+      this.deleted = true;
+    } else if (this.added.has(id)) {
+      this.added.set(id, null);
+    }
+  }
+
+  private ownSlots(): (Row | null)[] {
+    // slice() copies a packed array as one block; spreading walks an iterator.
+    this.slots ??= this.base.slice();
+    return this.slots;
+  }
+
+  private ownFlash(): void {
+    if (!this.flashCopied) {
+      this.flash = { ...this.flash };
+      this.flashCopied = true;
+    }
+  }
+
+  private highlight(rows: Row[], kind: Flash['kind'], seq: number): void {
+    this.ownFlash();
+    for (const row of rows) this.flash[row.id] = { kind, seq };
+    dropOldestFlash(this.flash);
+  }
+
+  private log(kind: LogKind, text: LogText, at: string): void {
+    this.entries.push({ id: this.nextLogId++, kind, text, at });
+    // Only the newest LOG_LIMIT can survive; drop the rest as we go.
+    if (this.entries.length > 2 * LOG_LIMIT) this.entries.splice(0, this.entries.length - LOG_LIMIT);
+  }
 }
 
-function remove(rows: Row[], id: number): Row[] {
-  const at = lowerBound(rows, id);
-  if (rows[at]?.id !== id) return rows;
-  return [...rows.slice(0, at), ...rows.slice(at + 1)];
+/**
+ * Keeps the FLASH_LIMIT most recent highlights, so the record cannot grow
+ * without bound. In place and without sorting, as a change pushes only one
+ * or a few entries over: drops the oldest, the lowest id first among equals
+ * (integer keys iterate in ascending order).
+ */
+function dropOldestFlash(flash: Record<number, Flash>): void {
+  let size = 0;
+  for (const _ in flash) size++;
+  for (; size > FLASH_LIMIT; size--) {
+    let oldest: string | null = null;
+    let seq = Infinity;
+    for (const key in flash) {
+      const entry = flash[key as unknown as number] as Flash;
+      if (entry.seq < seq) {
+        seq = entry.seq;
+        oldest = key;
+      }
+    }
+    if (oldest !== null) delete flash[oldest as unknown as number];
+  }
 }
 
-function replaceEach(rows: Row[], changed: Row[]): Row[] {
-  const incoming = new Map(changed.map((row) => [row.id, row]));
-  const next = rows.map((row) => {
-    const replacement = incoming.get(row.id);
-    if (replacement === undefined) return row;
-    incoming.delete(row.id);
-    return replacement;
-  });
-  // A batch should only touch rows we hold; any other is inserted rather than lost.
-  return incoming.size === 0 ? next : [...incoming.values()].reduce(upsert, next);
+/** The rows of `slots` without the deleted ones, in place: the slots are this run's own copy. */
+function compact(slots: (Row | null)[]): Row[] {
+  let kept = 0;
+  for (const row of slots) if (row !== null) slots[kept++] = row;
+  slots.length = kept;
+  return slots as Row[];
 }
 
-/** Keeps the FLASH_LIMIT most recent highlights, so the record cannot grow without bound. */
-function trimFlash(flash: Record<number, Flash>): Record<number, Flash> {
-  const entries = Object.entries(flash);
-  if (entries.length <= FLASH_LIMIT) return flash;
-  entries.sort((a, b) => a[1].seq - b[1].seq);
-  return Object.fromEntries(entries.slice(entries.length - FLASH_LIMIT));
+function mergeById(rows: Row[], extra: Row[]): Row[] {
+  const merged: Row[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < rows.length || j < extra.length) {
+    const a = rows[i];
+    const b = extra[j];
+    if (b === undefined || (a !== undefined && a.id < b.id)) {
+      merged.push(a as Row);
+      i++;
+    } else {
+      merged.push(b);
+      j++;
+    }
+  }
+  return merged;
 }
 
-function flashRows(flash: Record<number, Flash>, rows: Row[], kind: Flash['kind'], seq: number): Record<number, Flash> {
-  const next = { ...flash };
-  for (const row of rows) next[row.id] = { kind, seq };
-  return trimFlash(next);
+function isChange(message: Message): message is ChangeEvent {
+  return (
+    message.type === 'add' || message.type === 'update' || message.type === 'delete' || message.type === 'batch_update'
+  );
 }
 
 function applyChange(state: LiveState, change: ChangeEvent): LiveState {
-  let { rows, flash } = state;
-  switch (change.type) {
-    case 'add':
-      rows = upsert(rows, change.data);
-      flash = flashRows(flash, [change.data], 'add', change.seq);
-      break;
-    case 'update':
-      rows = upsert(rows, change.data);
-      flash = flashRows(flash, [change.data], 'update', change.seq);
-      break;
-    case 'delete':
-      rows = remove(rows, change.data.id);
-      if (change.data.id in flash) {
-        flash = { ...flash };
-        delete flash[change.data.id];
-      }
-      break;
-    case 'batch_update':
-      rows = replaceEach(rows, change.data);
-      flash = flashRows(flash, change.data, 'update', change.seq);
-      break;
-  }
-  const expected = state.version + 1;
-  let next: LiveState = {
-    ...state,
-    rows,
-    flash,
-    version: change.seq,
-    updates: state.updates + 1,
-    connection: 'live',
-    clock: change.timestamp,
-  };
-  // The server replays exactly what a client missed, so a gap means a bug somewhere.
-  if (change.seq > expected) {
-    next = appendLog(next, 'error', { key: 'log.gap', params: { expected, seq: change.seq } }, change.timestamp);
-  }
-  return appendLog(next, 'success', change.message, change.timestamp);
+  const run = new ChangeRun(state);
+  run.apply(change);
+  return run.finish();
 }
 
 function applyInit(state: LiveState, init: InitEvent): LiveState {
@@ -224,8 +349,6 @@ export function reduce(state: LiveState, message: Message): LiveState {
     case 'update':
     case 'delete':
     case 'batch_update':
-      // Seen already: a replay overlapping what we hold.
-      if (message.seq <= state.version) return state;
       return applyChange(state, message);
     case 'heartbeat':
       return { ...state, connection: 'live', clock: message.timestamp };
@@ -259,4 +382,27 @@ export function reduce(state: LiveState, message: Message): LiveState {
     case 'reset':
       return initialState();
   }
+}
+
+/**
+ * Folds a batch of messages, as `reduce` would one by one, but with one copy
+ * of the rows per run of changes rather than one per change: the page calls
+ * this once per animation frame with everything that arrived meanwhile.
+ */
+export function reduceAll(state: LiveState, messages: readonly Message[]): LiveState {
+  let next = state;
+  let run: ChangeRun | null = null;
+  for (const message of messages) {
+    if (isChange(message)) {
+      run ??= new ChangeRun(next);
+      run.apply(message);
+      continue;
+    }
+    if (run !== null) {
+      next = run.finish();
+      run = null;
+    }
+    next = reduce(next, message);
+  }
+  return run === null ? next : run.finish();
 }

@@ -1,0 +1,169 @@
+import { readFile } from 'node:fs/promises';
+import type { Row } from '../server/protocol.js';
+import { expect, test, type LiveTablePage } from './fixtures.js';
+
+test.use({
+  serverArgs: [
+    '--seed-rows',
+    '20000',
+    '--max-records',
+    '40000',
+    '--update-interval',
+    '20',
+    '--heartbeat-interval',
+    '1000',
+  ],
+});
+
+/** The rows the grid has rendered right now, read at one instant, in grid order. */
+function renderedRows(app: LiveTablePage): Promise<Row[]> {
+  return app.page.evaluate(() =>
+    [...document.querySelectorAll('[data-testid="table"] tbody tr[data-row-id]')].map((tr) => {
+      const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '');
+      return {
+        id: Number(cells[0]),
+        name: cells[1] ?? '',
+        age: Number(cells[2]),
+        city: cells[3] ?? '',
+        score: Number(cells[4]),
+        status: cells[5] as Row['status'],
+      };
+    }),
+  );
+}
+
+/** The id of the row a user sees at the top of the grid, just under the header. */
+function topRowId(app: LiveTablePage): Promise<number> {
+  return app.page.evaluate(() => {
+    const scroller = document.querySelector('[data-testid="grid-scroller"]') as HTMLElement;
+    const head = scroller.querySelector('thead') as HTMLElement;
+    const box = scroller.getBoundingClientRect();
+    const hit = document.elementFromPoint(box.left + 40, box.top + head.offsetHeight + 4);
+    return Number(hit?.closest('tr')?.getAttribute('data-row-id'));
+  });
+}
+
+const shows = (row: Row, text: string) =>
+  [String(row.id), row.name, String(row.age), row.city, row.score.toFixed(1), row.status].some((cell) =>
+    cell.toLowerCase().includes(text.toLowerCase()),
+  );
+const byScoreDescending = (a: Row, b: Row) => b.score - a.score || b.id - a.id;
+
+async function stopAndSettle(app: LiveTablePage): Promise<void> {
+  await app.stop.click();
+  await expect(app.connection).toHaveAttribute('data-state', 'disconnected');
+}
+
+test('20,000 rows are one grid with every row counted and only a window of them in the page', async ({ app }) => {
+  await expect(app.table).toHaveAttribute('role', 'grid');
+  await expect(app.table).toHaveAttribute('aria-rowcount', '20001');
+  expect(await app.rows.count()).toBeLessThanOrEqual(200);
+  await app.page.getByTestId('grid-scroller').evaluate((grid) => (grid.scrollTop = grid.scrollHeight));
+  const last = app.table.locator('tr[aria-rowindex="20001"]');
+  await expect(last).toBeVisible();
+  await expect(last.locator('td').first()).toHaveText('20000');
+  expect(await app.rows.count()).toBeLessThanOrEqual(200);
+});
+
+test('sorting by a column holds while the data streams', async ({ app, server }) => {
+  await app.start.click();
+  await app.waitForVersion(30);
+  const score = app.table.getByRole('columnheader', { name: /分数/ });
+  await score.getByRole('button').click();
+  await expect(score).toHaveAttribute('aria-sort', 'ascending');
+  await score.getByRole('button').click();
+  await expect(score).toHaveAttribute('aria-sort', 'descending');
+  const before = await app.version();
+  await app.waitForVersion(before + 30);
+  const live = await renderedRows(app);
+  expect(live).toEqual([...live].sort(byScoreDescending));
+  await stopAndSettle(app);
+  const { data, version } = await server.data();
+  await expect.poll(() => app.version()).toBe(version);
+  const shown = await renderedRows(app);
+  expect(shown.length).toBeGreaterThan(10);
+  expect(shown).toEqual([...data].sort(byScoreDescending).slice(0, shown.length));
+});
+
+test('a text filter narrows the grid while the data streams', async ({ app, server }) => {
+  const city = (await server.data()).data[0]?.city ?? '北京';
+  await app.start.click();
+  await app.waitForVersion(20);
+  await app.page.getByTestId('filter').fill(city);
+  await expect.poll(() => app.rowCount()).toBeLessThan(20000);
+  const before = await app.version();
+  await app.waitForVersion(before + 30);
+  for (const row of await renderedRows(app)) expect(shows(row, city), JSON.stringify(row)).toBe(true);
+  await stopAndSettle(app);
+  const { data, version } = await server.data();
+  await expect.poll(() => app.version()).toBe(version);
+  await expect.poll(() => app.rowCount()).toBe(data.filter((row) => shows(row, city)).length);
+});
+
+test('pause holds changes back with a count on the button, and resume applies them all', async ({ app, server }) => {
+  const pause = app.page.getByTestId('pause');
+  await expect(pause).toBeDisabled();
+  await app.start.click();
+  await app.waitForVersion(10);
+  await pause.click();
+  await expect(pause).toHaveAttribute('aria-pressed', 'true');
+  const held = async () => Number(/(\d+)/.exec((await pause.textContent()) ?? '')?.[1] ?? 0);
+  const frozenAt = await app.version();
+  await expect.poll(held).toBeGreaterThanOrEqual(50);
+  expect(await app.version()).toBe(frozenAt);
+  await pause.click();
+  await expect(pause).toHaveAttribute('aria-pressed', 'false');
+  await expect.poll(() => app.version()).toBeGreaterThanOrEqual(frozenAt + 50);
+  await stopAndSettle(app);
+  const { data, version } = await server.data();
+  await expect.poll(() => app.version()).toBe(version);
+  expect(await app.rowCount()).toBe(data.length);
+  expect(await renderedRows(app)).toEqual(data.slice(0, (await renderedRows(app)).length));
+});
+
+test('the row in view stays in view while rows are added above it', async ({ app, page }) => {
+  const id = app.table.getByRole('columnheader', { name: /ID/ });
+  await id.getByRole('button').click();
+  await expect(id).toHaveAttribute('aria-sort', 'descending');
+  const grid = page.getByTestId('grid-scroller');
+  await grid.hover();
+  await page.mouse.wheel(0, 4000);
+  // Wait for the wheel's scroll to come to rest (polls are spaced) before taking the row at the top.
+  let last = -1;
+  await expect
+    .poll(async () => {
+      const now = await grid.evaluate((el) => el.scrollTop);
+      const still = now === last && now > 1000;
+      last = now;
+      return still;
+    })
+    .toBe(true);
+  const top = await topRowId(app);
+  const before = await app.rowCount();
+  await app.start.click();
+  await expect.poll(() => app.rowCount(), { timeout: 15_000 }).toBeGreaterThanOrEqual(before + 10);
+  await app.stop.click();
+  await expect(app.connection).toHaveAttribute('data-state', 'disconnected');
+  expect(await topRowId(app)).toBe(top);
+});
+
+test('export downloads the current view, sorted and filtered, as CSV', async ({ app, page, server }) => {
+  const city = (await server.data()).data[0]?.city ?? '北京';
+  await app.table.getByRole('columnheader', { name: /分数/ }).getByRole('button').click();
+  await app.table.getByRole('columnheader', { name: /分数/ }).getByRole('button').click();
+  await page.getByTestId('filter').fill(city);
+  const { data } = await server.data();
+  const expected = data.filter((row) => shows(row, city)).sort(byScoreDescending);
+  await expect.poll(() => app.rowCount()).toBe(expected.length);
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export').click()]);
+  expect(download.suggestedFilename()).toMatch(/\.csv$/);
+  const text = (await readFile(await download.path(), 'utf8')).replace(/^\ufeff/, '');
+  const [header, ...lines] = text.trimEnd().split('\r\n');
+  expect(header).toBe('id,name,age,city,score,status');
+  const rows = lines.map((line) => {
+    const [rowId, name, age, rowCity, score, status] = line.split(',');
+    return { id: Number(rowId), name, age: Number(age), city: rowCity, score: Number(score), status };
+  });
+  expect(rows).toEqual(expected);
+});

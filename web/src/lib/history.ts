@@ -1,0 +1,51 @@
+/** One second of the live chart. */
+export interface Sample {
+  /** Changes applied during the second. */
+  rate: number;
+  /** Mean score at its end, or null for an empty table. */
+  average: number | null;
+}
+
+/** Seconds of history the chart keeps. */
+export const HISTORY_SECONDS = 60;
+
+/**
+ * The next second's sample from the update counter. The counter restarts
+ * with each session, so a drop counts what the new session has made so far.
+ */
+export function sampleOf(updates: number, previousUpdates: number, average: string): Sample {
+  const value = Number(average);
+  return {
+    rate: updates >= previousUpdates ? updates - previousUpdates : updates,
+    average: average === '' || Number.isNaN(value) ? null : value,
+  };
+}
+
+/** The history with `sample` appended and the oldest dropped beyond `limit`. */
+export function pushSample(history: readonly Sample[], sample: Sample, limit = HISTORY_SECONDS): Sample[] {
+  const next = [...history, sample];
+  return next.length > limit ? next.slice(next.length - limit) : next;
+}
+
+/**
+ * SVG polyline points for `values` in a `width` × `height` box, the newest at
+ * the right edge, `max` at the top. Missing values break nothing: they are skipped.
+ */
+export function polylinePoints(
+  values: readonly (number | null)[],
+  width: number,
+  height: number,
+  max: number,
+  slots = HISTORY_SECONDS,
+): string {
+  const step = width / Math.max(1, slots - 1);
+  const offset = slots - values.length;
+  const points: string[] = [];
+  values.forEach((value, i) => {
+    if (value === null) return;
+    const x = (offset + i) * step;
+    const y = height - (max > 0 ? Math.min(1, Math.max(0, value / max)) : 0) * height;
+    points.push(`${x.toFixed(1)},${y.toFixed(1)}`);
+  });
+  return points.join(' ');
+}

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import type { ChangeEvent, Row } from '../../../server/protocol';
+import { FLASH_LIMIT, LOG_LIMIT, initialState, reduce, reduceAll, type LiveState, type Message } from './reducer';
+
+const T0 = Date.parse('2025-01-01T12:00:00.000Z');
+const at = (seq: number) => new Date(T0 + seq * 1000).toISOString();
+const row = (id: number, score = 80): Row => ({ id, name: `用户${id}`, age: 30, city: '北京', score, status: '活跃' });
+const meta = (seq: number) => ({ seq, timestamp: at(seq), generation_count: seq, session_id: 'AAAAAAAAAAAAAAAA' });
+
+function change(type: ChangeEvent['type'], seq: number, data: Row | Row[]): ChangeEvent {
+  const message = `${type} #${seq}`;
+  if (type === 'batch_update') return { type, data: data as Row[], message, ...meta(seq) };
+  if (type === 'update') return { type, data: data as Row, fields: ['score'], message, ...meta(seq) };
+  return { type, data: data as Row, message, ...meta(seq) };
+}
+
+const seeded = (count: number): LiveState =>
+  reduce(initialState(), {
+    type: 'init',
+    session_id: 'AAAAAAAAAAAAAAAA',
+    data: Array.from({ length: count }, (_, i) => row(i + 1)),
+    version: 0,
+    timestamp: at(0),
+    heartbeat_interval: 1000,
+  });
+
+/** A small deterministic PRNG, so a failing sequence can be replayed. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** A stream the way the server makes it, with duplicates, gaps and the odd local action mixed in. */
+function stream(seed: number, length: number, firstId: number): Message[] {
+  const rnd = random(seed);
+  const ids = Array.from({ length: firstId - 1 }, (_, i) => i + 1);
+  let nextId = firstId;
+  let seq = 0;
+  const out: Message[] = [];
+  const pick = () => ids[Math.floor(rnd() * ids.length)] ?? 1;
+  for (let i = 0; i < length; i++) {
+    const r = rnd();
+    if (r < 0.03) {
+      out.push({ type: 'heartbeat', timestamp: at(seq) });
+      continue;
+    }
+    if (r < 0.05 && seq > 2) {
+      out.push(out.find((m) => m.type !== 'heartbeat') ?? { type: 'heartbeat', timestamp: at(seq) }); // duplicate
+      continue;
+    }
+    seq += r < 0.07 ? 2 : 1; // an occasional gap
+    if (r < 0.3) {
+      const id = nextId++;
+      ids.push(id);
+      out.push(change('add', seq, row(id, rnd() * 100)));
+    } else if (r < 0.4 && ids.length > 1) {
+      const id = pick();
+      ids.splice(ids.indexOf(id), 1);
+      out.push(change('delete', seq, row(id)));
+    } else if (r < 0.5) {
+      const batch = Array.from({ length: 1 + Math.floor(rnd() * 5) }, () => row(pick(), rnd() * 100));
+      out.push(change('batch_update', seq, batch));
+    } else {
+      out.push(change('update', seq, row(pick(), rnd() * 100)));
+    }
+  }
+  return out;
+}
+
+const oneByOne = (state: LiveState, messages: Message[]) => messages.reduce(reduce, state);
+
+describe('reduceAll', () => {
+  it('leaves the same state as reducing the messages one by one', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const start = seeded(50);
+      const messages = stream(seed, 400, 51);
+      expect(reduceAll(start, messages), `seed ${seed}`).toEqual(oneByOne(start, messages));
+    }
+  });
+
+  it('is the same however the stream is cut into frames', () => {
+    const messages = stream(7, 600, 21);
+    let framed = seeded(20);
+    for (let i = 0; i < messages.length; i += 17) framed = reduceAll(framed, messages.slice(i, i + 17));
+    expect(framed).toEqual(oneByOne(seeded(20), messages));
+  });
+
+  it('keeps id order when an add lands below rows it already holds', () => {
+    const state = reduceAll(seeded(3), [
+      change('delete', 1, row(2)),
+      change('add', 2, row(2, 50)),
+      change('add', 3, row(0)),
+    ]);
+    expect(state.rows.map((r) => r.id)).toEqual([0, 1, 2, 3]);
+    expect(state.rows[2]?.score).toBe(50);
+  });
+
+  it('copies the rows once and does not mutate the state it was given', () => {
+    const start = seeded(1000);
+    const frozen = structuredClone(start);
+    const next = reduceAll(start, [
+      change('update', 1, row(5, 1)),
+      change('update', 2, row(6, 2)),
+      change('add', 3, row(1001)),
+    ]);
+    expect(start).toEqual(frozen);
+    expect(next.rows).not.toBe(start.rows);
+    expect(next.rows).toHaveLength(1001);
+    // Untouched rows are shared, not cloned.
+    expect(next.rows[0]).toBe(start.rows[0]);
+  });
+
+  it('returns the very same state for an empty batch or only duplicates', () => {
+    const start = reduceAll(seeded(5), [change('update', 1, row(1, 10))]);
+    expect(reduceAll(start, [])).toBe(start);
+    expect(reduceAll(start, [change('update', 1, row(1, 99))])).toBe(start);
+  });
+
+  it(`keeps the log and the highlights bounded over a batch far larger than ${LOG_LIMIT}`, () => {
+    const messages = Array.from({ length: 5 * LOG_LIMIT }, (_, i) => change('update', i + 1, row((i % 300) + 1, i)));
+    const state = reduceAll(seeded(300), messages);
+    expect(state.log).toHaveLength(LOG_LIMIT);
+    expect(state.log.at(-1)?.text).toBe(`update #${5 * LOG_LIMIT}`);
+    expect(Object.keys(state.flash)).toHaveLength(FLASH_LIMIT);
+    expect(state).toEqual(oneByOne(seeded(300), messages));
+  });
+
+  it('applies local actions between changes in order', () => {
+    const messages: Message[] = [
+      change('update', 1, row(1, 1)),
+      { type: 'connection', state: 'reconnecting' },
+      change('update', 2, row(1, 2)),
+      { type: 'end', session_id: 'AAAAAAAAAAAAAAAA', reason: 'stopped', message: 'done' },
+    ];
+    const state = reduceAll(seeded(2), messages);
+    expect(state).toEqual(oneByOne(seeded(2), messages));
+    expect(state.connection).toBe('disconnected');
+    expect(state.rows[0]?.score).toBe(2);
+  });
+});

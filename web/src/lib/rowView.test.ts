@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { Row } from '../../../server/protocol';
+import { DEFAULT_VIEW, createRowView, matches, viewRows, type ViewSpec } from './rowView';
+
+const CITIES = ['北京', '上海', 'Shenzhen', '广州'];
+const row = (id: number, score: number, city = CITIES[id % 4] as string): Row => ({
+  id,
+  name: `用户${id}`,
+  age: 20 + (id % 30),
+  city,
+  score,
+  status: id % 2 ? '活跃' : '离线',
+});
+
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('viewRows', () => {
+  const rows = [row(1, 50), row(2, 90), row(3, 50), row(4, 10)];
+
+  it('sorts by a column, ties by id, and reverses the whole order for descending', () => {
+    expect(viewRows(rows, { key: 'score', direction: 'asc', filter: '' }).map((r) => r.id)).toEqual([4, 1, 3, 2]);
+    expect(viewRows(rows, { key: 'score', direction: 'desc', filter: '' }).map((r) => r.id)).toEqual([2, 3, 1, 4]);
+    expect(viewRows(rows, { key: 'id', direction: 'desc', filter: '' }).map((r) => r.id)).toEqual([4, 3, 2, 1]);
+  });
+
+  it('filters on any cell as shown, ignoring case and surrounding space', () => {
+    expect(viewRows(rows, { ...DEFAULT_VIEW, filter: ' shenZHEN ' }).map((r) => r.id)).toEqual([2]);
+    expect(viewRows(rows, { ...DEFAULT_VIEW, filter: '90.0' }).map((r) => r.id)).toEqual([2]);
+    expect(matches(row(7, 12.24), '12.3')).toBe(false);
+    expect(matches(row(7, 12.3), '12.3')).toBe(true);
+    expect(matches(row(7, 1), '离线')).toBe(false);
+  });
+
+  it('does not touch the rows it was given', () => {
+    const copy = [...rows];
+    viewRows(rows, { key: 'score', direction: 'desc', filter: '' });
+    expect(rows).toEqual(copy);
+  });
+});
+
+describe('createRowView', () => {
+  it('returns the rows themselves for the default view', () => {
+    const view = createRowView();
+    const rows = [row(1, 1)];
+    expect(view(rows, DEFAULT_VIEW)).toBe(rows);
+  });
+
+  it('follows a live table exactly as a fresh sort and filter would', () => {
+    const specs: ViewSpec[] = [
+      { key: 'score', direction: 'desc', filter: '' },
+      { key: 'city', direction: 'asc', filter: '' },
+      { key: 'name', direction: 'desc', filter: '上海' },
+      { key: 'id', direction: 'desc', filter: '2' },
+    ];
+    for (const spec of specs) {
+      const rnd = random(spec.key.length + spec.filter.length);
+      const view = createRowView();
+      let rows = Array.from({ length: 300 }, (_, i) => row(i + 1, Math.round(rnd() * 1000) / 10));
+      let nextId = 301;
+      for (let frame = 0; frame < 200; frame++) {
+        const next = [...rows];
+        for (let k = 0; k < 5; k++) {
+          const r = rnd();
+          const at = Math.floor(rnd() * next.length);
+          if (r < 0.2) next.push(row(nextId++, Math.round(rnd() * 1000) / 10));
+          else if (r < 0.3 && next.length > 1) next.splice(at, 1);
+          else next[at] = { ...(next[at] as Row), score: Math.round(rnd() * 1000) / 10 };
+        }
+        rows = next;
+        expect(view(rows, spec), `${spec.key} frame ${frame}`).toEqual(viewRows(rows, spec));
+      }
+    }
+  });
+
+  it('starts over when the order or the filter changes', () => {
+    const view = createRowView();
+    const rows = [row(1, 5), row(2, 9)];
+    expect(view(rows, { key: 'score', direction: 'asc', filter: '' }).map((r) => r.id)).toEqual([1, 2]);
+    expect(view(rows, { key: 'score', direction: 'desc', filter: '' }).map((r) => r.id)).toEqual([2, 1]);
+    expect(view(rows, { key: 'score', direction: 'desc', filter: '用户1' }).map((r) => r.id)).toEqual([1]);
+  });
+});
