@@ -30,9 +30,5 @@ export function trackConnections(server: Server) {
       closing = true;
       for (const [socket, requests] of busy) if (requests === 0) socket.destroy();
     },
-    /** Sockets still open. */
-    get size(): number {
-      return busy.size;
-    },
   };
 }

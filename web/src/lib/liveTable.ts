@@ -1,5 +1,6 @@
 import { derived, get, writable } from 'svelte/store';
 import type { DataResponse, Row, StreamEvent } from '../../../server/protocol';
+import { SESSION_ID_PATTERN } from '../../../server/protocol';
 import type { MessageKey, MessageParams } from './i18n';
 import { initialState, reduce, reduceAll, type LogKind, type Message } from './reducer';
 
@@ -36,7 +37,6 @@ export const SESSION_KEY = 'livetable.session';
 /** sessionStorage key of the update count, so a reload does not reset the stat. */
 export const UPDATES_KEY = 'livetable.updates';
 
-const SESSION_ID = /^[A-Za-z0-9]{16}$/;
 const CONNECTING = 0;
 const OPEN = 1;
 /** A stream silent for this many heartbeat intervals is taken for dead. */
@@ -207,7 +207,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       id = s.getItem(SESSION_KEY);
       updates = Number(s.getItem(UPDATES_KEY)) || 0;
     });
-    return id !== null && SESSION_ID.test(id) ? { id, updates } : null;
+    return id !== null && SESSION_ID_PATTERN.test(id) ? { id, updates } : null;
   }
 
   function forget(): void {
@@ -476,7 +476,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       if (answer === null) return;
       const { response, body } = answer;
       const id = body?.session_id;
-      if (!response.ok || typeof id !== 'string' || !SESSION_ID.test(id)) {
+      if (!response.ok || typeof id !== 'string' || !SESSION_ID_PATTERN.test(id)) {
         reportFailure(response, body);
         return;
       }
