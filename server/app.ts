@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
 import polka, { type Middleware, type Request } from 'polka';
 import sirv from 'sirv';
 import type { Logger } from 'pino';
@@ -15,7 +14,7 @@ import {
   tokenBucket,
 } from './http/guards.js';
 import { HttpError, sendError, sendJson } from './http/httpError.js';
-import { streamEvents, type SendStats } from './http/sse.js';
+import { SseStream } from './http/sse.js';
 import {
   SESSION_ID_PATTERN,
   type DataResponse,
@@ -47,8 +46,8 @@ export interface AppDeps {
   now: () => number;
 }
 
-/** Every open SSE response, so shutdown can close them. */
-export type OpenStreams = Set<ServerResponse>;
+/** Every open SSE stream, so shutdown can close them. */
+export type OpenStreams = Set<SseStream>;
 
 const API_ROUTES: Record<string, string[]> = {
   '/api/data': ['GET', 'HEAD'],
@@ -94,9 +93,15 @@ function fullMode(req: Request): boolean {
   throw new HttpError(400, 'invalid_full', 'full must be 1, 0, true or false.');
 }
 
+function pendingMessages(streams: OpenStreams): number {
+  let pending = 0;
+  for (const stream of streams) pending += stream.pending;
+  return pending;
+}
+
 /** Builds the HTTP application: the JSON API, the SSE streams and the built web app. */
 export function createApp({ config, store, sessions, logger, now }: AppDeps) {
-  const stats: SendStats = { pending: 0, slowDisconnects: 0 };
+  const stats = { slowDisconnects: 0 };
   const openStreams: OpenStreams = new Set();
 
   const app = polka({
@@ -193,22 +198,24 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     // A full stream's events carry the table as it is when sent, which is
     // wrong for replayed changes: it resumes with a fresh init instead.
     const cursor = full ? (resumeCursor(req), undefined) : resumeCursor(req);
-    const connection = sessions.connect(id, cursor);
-    openStreams.add(res);
-    streamEvents(req, res, connection.events$, {
-      full,
-      rows: () => store.rows(),
-      stats,
-      maxBuffer: config.maxBuffer,
-      onOverflow: () => {
-        stats.slowDisconnects++;
-        logger.warn({ session_id: id, buffered: res.writableLength }, 'slow reader disconnected');
-      },
-      onClose: () => {
-        openStreams.delete(res);
-        connection.release();
-      },
-      onError: (err) => logger.error({ err, session_id: id }, 'stream failed'),
+    let stream: SseStream | undefined;
+    // The stream is only opened once the session and the limits admit it:
+    // a refusal (404, 429) is still a plain JSON answer.
+    const close = sessions.connect(id, cursor, () => {
+      stream = new SseStream(req, res, {
+        full,
+        maxBuffer: config.maxBuffer,
+        onOverflow: (buffered) => {
+          stats.slowDisconnects++;
+          logger.warn({ session_id: id, buffered }, 'slow reader disconnected');
+        },
+        onClose: () => {
+          openStreams.delete(stream as SseStream);
+          close();
+        },
+      });
+      openStreams.add(stream);
+      return stream;
     });
   });
 
@@ -217,7 +224,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     const body: MetricsResponse = {
       active_sessions: sessions.activeSessions,
       total_connections: sessions.totalConnections,
-      pending_messages: stats.pending,
+      pending_messages: pendingMessages(openStreams),
       slow_disconnects: stats.slowDisconnects,
       table_records: store.size,
       version: store.version,

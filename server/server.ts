@@ -84,12 +84,15 @@ export async function startServer(config: Config, logger: Logger, options: Start
     store,
     close() {
       closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        const force = setTimeout(() => server.closeAllConnections(), FORCE_CLOSE_MS).unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
         // Cut streams rather than end them: to a client a cut stream means
         // "reconnect", which is what a restart or a fail-over needs.
-        for (const res of openStreams) res.destroy();
+        for (const stream of openStreams) stream.destroy();
         connections.drain();
-        setTimeout(() => server.closeAllConnections(), FORCE_CLOSE_MS).unref();
         sessions.close();
         store.close();
       });

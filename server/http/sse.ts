@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Observable } from 'rxjs';
-import type { Row, StreamEvent } from '../protocol.js';
+import type { StreamEvent } from '../protocol.js';
 
 /** Milliseconds a client waits before it reconnects, sent as the stream's first line. */
 export const RETRY_MS = 1000;
@@ -38,138 +37,93 @@ export function formatEvent(event: StreamEvent): string {
   return `${id === undefined ? '' : `id: ${id}\n`}data: ${JSON.stringify(event)}\n\n`;
 }
 
-// An event reaches every connection as the same object, so it is serialized
-// once for all of them (and a change in history once for every replay).
-const frames = new WeakMap<StreamEvent, string>();
-// A full frame holds the whole table, so only the newest is kept: live
-// delivery hands one change to every connection before the next exists.
-let lastFull: { event: StreamEvent; frame: string } | undefined;
-
-function frameOf(event: StreamEvent): string {
-  let frame = frames.get(event);
-  if (frame === undefined) frames.set(event, (frame = formatEvent(event)));
-  return frame;
+/** Where the fan-out writes one client's messages, already serialized. */
+export interface Sink {
+  /** Wants every change with the whole table after it (`?full=1`). */
+  readonly full: boolean;
+  /** Sends `count` messages joined in `text`; false once the stream is over. */
+  send(text: string, count: number): boolean;
+  /** Sends `text` as the last message and ends the stream. */
+  end(text: string): void;
 }
 
-/**
- * A change with the whole table after it, as the original demo sent it
- * (`?full=1`). Only right for a change being delivered live: full streams
- * never replay history (they resume with a fresh `init`).
- */
-function fullFrameOf(event: StreamEvent, rows: () => Row[]): string {
-  if (event.type === 'init' || event.type === 'heartbeat' || event.type === 'end') return frameOf(event);
-  if (lastFull?.event !== event) lastFull = { event, frame: formatEvent({ ...event, table_data: rows() }) };
-  return lastFull.frame;
-}
-
-// Streams that see the same events in a tick build the same batch: join it
-// once and hand the same string to all of them.
-let lastBatch: { frames: string[]; text: string } = { frames: [], text: '' };
-
-function joined(frames: string[]): string {
-  if (frames.length === 1) return frames[0] as string;
-  const last = lastBatch.frames;
-  if (last.length === frames.length && frames.every((frame, i) => frame === last[i])) return lastBatch.text;
-  lastBatch = { frames, text: frames.join('') };
-  return lastBatch.text;
-}
-
-/** Counts messages written to sockets but not yet handed to the kernel. */
-export interface SendStats {
-  pending: number;
-  slowDisconnects: number;
-}
-
-export interface StreamOptions {
-  /** Put the whole table into every change event. */
+export interface SseStreamOptions {
   full: boolean;
-  rows: () => Row[];
-  stats: SendStats;
   /**
-   * Bytes that may wait unsent for a slow reader. A connection already this
-   * far behind when the next event comes is closed; its client resumes later.
+   * Bytes that may wait unsent for a slow reader. A stream already this far
+   * behind when the next message comes is closed; its client resumes later.
    */
   maxBuffer: number;
-  onOverflow: () => void;
-  /** Called once when the connection is over, whichever side ended it. */
+  onOverflow: (buffered: number) => void;
+  /** Called once when the stream is over, whichever side ended it. */
   onClose: () => void;
-  onError: (error: unknown) => void;
 }
 
 /**
- * Serializes `events$` onto `res` as an SSE stream. The stream ends when the
- * observable completes; when the client goes away the subscription is dropped.
+ * One open SSE response. It does no work per message beyond the write: the
+ * fan-out hands it text that is already serialized and joined.
  */
-export function streamEvents(
-  req: IncomingMessage,
-  res: ServerResponse,
-  events$: Observable<StreamEvent>,
-  options: StreamOptions,
-): void {
-  const { full, rows, stats, maxBuffer, onOverflow, onClose, onError } = options;
-  let closed = false;
-  let queued = 0;
-  // Events that arrive in one run of the event loop (every change of one
-  // generator tick) go out as one write: fewer syscalls and TCP packets,
-  // each event still its own SSE message with its own id.
-  let batch: string[] = [];
-  let scheduled = false;
-  // A single frame larger than --max-buffer (the init of a big table) is not
-  // a slow reader: its own size is allowed until the socket drains.
-  let allowance = 0;
-  res.on('drain', () => (allowance = 0));
+export class SseStream implements Sink {
+  readonly full: boolean;
+  private closed = false;
+  /** Messages written since the socket's buffer was last seen empty. */
+  private queued = 0;
+  /**
+   * A single message larger than --max-buffer (the init of a big table) is
+   * not a slow reader: its own size is allowed until the socket drains.
+   */
+  private allowance = 0;
 
-  const flush = () => {
-    scheduled = false;
-    if (closed || batch.length === 0) return;
-    const count = batch.length;
-    const text = joined(batch);
-    batch = [];
-    if (text.length > maxBuffer) allowance = Math.max(allowance, Buffer.byteLength(text));
-    queued += count;
-    stats.pending += count;
-    res.write(text, () => {
-      if (closed) return;
-      queued -= count;
-      stats.pending -= count;
+  constructor(
+    req: IncomingMessage,
+    readonly res: ServerResponse,
+    private readonly options: SseStreamOptions,
+  ) {
+    this.full = options.full;
+    req.socket.setNoDelay(true);
+    // Finds peers that vanished without a FIN (a pulled cable, a dead NAT entry).
+    req.socket.setKeepAlive(true, KEEPALIVE_MS);
+    res.writeHead(200, SSE_HEADERS);
+    res.write(`retry: ${RETRY_MS}\n\n`);
+    res.on('drain', () => {
+      this.allowance = 0;
+      this.queued = 0;
     });
-  };
+    res.once('close', () => {
+      this.closed = true;
+      this.queued = 0;
+      options.onClose();
+    });
+  }
 
-  req.socket.setNoDelay(true);
-  // Finds peers that vanished without a FIN (a pulled cable, a dead NAT entry).
-  req.socket.setKeepAlive(true, KEEPALIVE_MS);
-  res.writeHead(200, SSE_HEADERS);
-  res.write(`retry: ${RETRY_MS}\n\n`);
-
-  const subscription = events$.subscribe({
-    next(event) {
-      if (closed) return;
-      if (res.writableLength > maxBuffer + allowance) {
-        onOverflow();
-        res.destroy();
-        return;
-      }
-      batch.push(full ? fullFrameOf(event, rows) : frameOf(event));
-      if (!scheduled) {
-        scheduled = true;
-        queueMicrotask(flush);
-      }
-    },
-    complete() {
-      flush();
-      res.end();
-    },
-    error(error: unknown) {
-      onError(error);
+  send(text: string, count: number): boolean {
+    if (this.closed) return false;
+    const { res } = this;
+    if (res.writableLength > this.options.maxBuffer + this.allowance) {
+      this.options.onOverflow(res.writableLength);
+      this.closed = true;
       res.destroy();
-    },
-  });
+      return false;
+    }
+    if (text.length > this.options.maxBuffer) this.allowance = Math.max(this.allowance, Buffer.byteLength(text));
+    res.write(text);
+    this.queued = res.writableLength === 0 ? 0 : this.queued + count;
+    return true;
+  }
 
-  res.once('close', () => {
-    closed = true;
-    stats.pending -= queued;
-    queued = 0;
-    subscription.unsubscribe();
-    onClose();
-  });
+  end(text: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.res.end(text);
+  }
+
+  /** Messages written but still waiting in this stream's buffer. */
+  get pending(): number {
+    return this.closed || this.res.writableLength === 0 ? 0 : this.queued;
+  }
+
+  /** Cuts the stream: to a client that means "reconnect". */
+  destroy(): void {
+    this.res.destroy();
+  }
 }

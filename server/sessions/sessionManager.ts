@@ -1,14 +1,15 @@
 import { customAlphabet } from 'nanoid';
-import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { HttpError } from '../http/httpError.js';
-import type { ChangeEvent, EndReason, StreamEvent } from '../protocol.js';
+import type { Sink } from '../http/sse.js';
+import type { ChangeEvent, EndReason } from '../protocol.js';
 import type { SessionRecord, SessionStore } from '../store/sessionStore.js';
 import type { TableStore } from '../store/tableStore.js';
 import { nextMutation, type MutationMix } from '../table/mutations.js';
 import type { Random } from '../table/random.js';
-import { connectionStream } from './connectionStream.js';
+import { createFanout } from './fanout.js';
 import { sessionPipeline, type SessionPipeline } from './sessionPipeline.js';
 
 const newSessionId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 16);
@@ -46,12 +47,6 @@ export interface SessionManagerOptions {
   logger: Logger;
 }
 
-export interface Connection {
-  events$: Observable<StreamEvent>;
-  /** Gives the connection's place back; safe to call more than once. */
-  release: () => void;
-}
-
 export type SessionManager = ReturnType<typeof createSessionManager>;
 
 /** Starts, stops and times out sessions, and counts their connections against the limits. */
@@ -65,6 +60,7 @@ export function createSessionManager({
 }: SessionManagerOptions) {
   const sessions = new Map<string, Session & { stop$: Subject<void>; watch: Subscription }>();
   let connections = 0;
+  const fanout = createFanout({ store, heartbeatInterval: config.heartbeatInterval, now: () => scheduler.now() });
   const mix: MutationMix = {
     weights: config.weights,
     minRecords: config.minRecords,
@@ -170,10 +166,12 @@ export function createSessionManager({
     },
 
     /**
-     * Opens a stream of a session, resuming after `cursor` when given.
-     * Throws HttpError 404 for an unknown session and 429 past a limit.
+     * Opens a stream of a session on the sink `open` makes, resuming after
+     * `cursor` when given. Returns the function that takes the stream out
+     * (safe to call more than once). Throws HttpError 404 for an unknown
+     * session and 429 past a limit, before `open` is called.
      */
-    connect(id: string, cursor: number | undefined): Connection {
+    connect(id: string, cursor: number | undefined, open: () => Sink): () => void {
       const session = sessions.get(id);
       if (!session) {
         throw new HttpError(404, 'session_not_found', `No active session ${id}: it never existed or has ended.`);
@@ -199,22 +197,22 @@ export function createSessionManager({
       session.connections++;
       connections++;
       let released = false;
-      return {
-        events$: connectionStream({
-          store,
-          sessionId: id,
-          session: session.pipeline,
-          cursor,
-          heartbeatInterval: config.heartbeatInterval,
-          now: () => scheduler.now(),
-        }),
-        release: () => {
-          if (released) return;
-          released = true;
-          session.connections--;
-          connections--;
-        },
+      let leave: (() => void) | undefined;
+      const release = () => {
+        if (released) return;
+        released = true;
+        leave?.();
+        session.connections--;
+        connections--;
       };
+      try {
+        const sink = open();
+        leave = fanout.open({ id, events$: session.pipeline.events$, end$: session.pipeline.end$ }, sink, cursor);
+      } catch (err) {
+        release();
+        throw err;
+      }
+      return release;
     },
 
     get activeSessions(): number {
@@ -230,7 +228,14 @@ export function createSessionManager({
      * closed by the HTTP edge, so clients reconnect rather than stop for good.
      */
     close(): void {
-      for (const session of sessions.values()) session.watch.unsubscribe();
+      fanout.close();
+      for (const session of sessions.values()) {
+        // With nothing recording the end any more, stopping only halts a
+        // generator still in its grace period: the session stays active in
+        // the session store, to be restored on the next start.
+        session.watch.unsubscribe();
+        session.stop$.next();
+      }
       sessions.clear();
     },
   };

@@ -59,9 +59,11 @@ export function sessionPipeline<T>(options: SessionPipelineOptions<T>): SessionP
   // When the last stream goes, the generator stops one heartbeat interval
   // later, not at once: a client that reconnects within that time finds it
   // still running, so reconnecting clients cannot starve it.
+  // Once ended it stays ended: not resetting on completion also keeps the
+  // streams' unsubscribing from starting a grace timer for a finished session.
   const events$ = merge(mutations$, heartbeats$).pipe(
     takeUntil(end$),
-    share({ resetOnRefCountZero: () => timer(heartbeatInterval, scheduler) }),
+    share({ resetOnComplete: false, resetOnRefCountZero: () => timer(heartbeatInterval, scheduler) }),
   );
   return { events$, end$ };
 }

@@ -1,0 +1,263 @@
+import { createParser } from 'eventsource-parser';
+import { Subject, VirtualAction, VirtualTimeScheduler } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { Sink } from '../http/sse.js';
+import type { ChangeEvent, StreamEvent } from '../protocol.js';
+import { createMemoryStore } from '../store/memoryStore.js';
+import { createFanout } from './fanout.js';
+import { sessionPipeline } from './sessionPipeline.js';
+
+const SID = 'AAAAAAAAAAAAAAAA';
+const OTHER = 'BBBBBBBBBBBBBBBB';
+const meta = { session_id: SID, generation_count: 1, timestamp: '2026-01-01T00:00:00.000Z' };
+
+/** A client as the fan-out sees it: it records every write. */
+class RecordingSink implements Sink {
+  writes: { text: string; count: number }[] = [];
+  ended: string | undefined;
+  constructor(readonly full = false) {}
+  send(text: string, count: number): boolean {
+    this.writes.push({ text, count });
+    return true;
+  }
+  end(text: string): void {
+    this.ended = text;
+  }
+  /** Every message received, parsed as a browser would, with its SSE id. */
+  get events(): (StreamEvent & { id?: string })[] {
+    const events: (StreamEvent & { id?: string })[] = [];
+    const parser = createParser({
+      onEvent: (message) => events.push({ ...(JSON.parse(message.data) as StreamEvent), id: message.id }),
+    });
+    for (const { text } of this.writes) parser.feed(text);
+    if (this.ended !== undefined) parser.feed(this.ended);
+    return events;
+  }
+  get types(): string[] {
+    return this.events.map((event) => ('seq' in event ? `${event.type}#${event.seq}` : event.type));
+  }
+}
+
+function setup({ history = 100, changesPerTick = 1 } = {}) {
+  const scheduler = new VirtualTimeScheduler(VirtualAction, 0);
+  const store = createMemoryStore({
+    history,
+    initialRows: [
+      { name: '张三', age: 30, city: '北京', score: 80, status: '活跃' },
+      { name: '李四', age: 40, city: '上海', score: 70, status: '离线' },
+    ],
+  });
+  let score = 60;
+  const update = (session_id = SID): ChangeEvent =>
+    store.commit({ type: 'update', id: 1, patch: { score: score++ } }, { ...meta, session_id });
+  const fanout = createFanout({ store, heartbeatInterval: 25, now: () => scheduler.now() });
+  let generated = 0;
+  const session = (id = SID, mutate: () => ChangeEvent | undefined = () => update(id)) => {
+    const stop$ = new Subject<void>();
+    const pipeline = sessionPipeline({
+      mutate: () => {
+        let last: ChangeEvent | undefined;
+        for (let i = 0; i < changesPerTick; i++) last = mutate();
+        if (last) generated++;
+        return last;
+      },
+      updateInterval: 10,
+      heartbeatInterval: 25,
+      stop$,
+      deadline: 10_000,
+      scheduler,
+    });
+    // The session manager holds the end for as long as the session runs.
+    pipeline.end$.subscribe();
+    return { id, events$: pipeline.events$, end$: pipeline.end$, stop: () => stop$.next() };
+  };
+  /** Moves virtual time on to `ms`, letting each tick's write go out as it would. */
+  const advanceTo = async (ms: number) => {
+    for (;;) {
+      const next = scheduler.actions[0]?.delay;
+      if (next === undefined || next > ms) break;
+      scheduler.maxFrames = next;
+      scheduler.flush();
+      await Promise.resolve();
+    }
+    scheduler.frame = ms;
+  };
+  return { scheduler, store, update, fanout, session, advanceTo, generated: () => generated };
+}
+
+describe('fan-out', () => {
+  it('starts a stream with init, then every change and heartbeat, then end', async () => {
+    const { fanout, session, advanceTo } = setup();
+    const s = session();
+    const sink = new RecordingSink();
+    fanout.open(s, sink, undefined);
+    await advanceTo(35);
+    s.stop();
+    expect(sink.types).toEqual(['init', 'update#1', 'update#2', 'heartbeat', 'update#3', 'end']);
+    const [init] = sink.events;
+    expect(init).toMatchObject({ type: 'init', session_id: SID, version: 0, heartbeat_interval: 25, id: '0' });
+    expect(sink.events.find((e) => e.type === 'heartbeat')).toEqual({
+      type: 'heartbeat',
+      timestamp: new Date(25).toISOString(),
+    });
+    expect(sink.events.at(-1)).toEqual({ type: 'end', session_id: SID, reason: 'stopped', message: '数据生成已结束' });
+    expect(sink.events[1]?.id).toBe('1');
+    expect(fanout.size).toBe(0);
+  });
+
+  it('writes the changes of one tick once: one write per client, each change its own message and id', async () => {
+    const { fanout, session, advanceTo } = setup({ changesPerTick: 5 });
+    const s = session();
+    const a = new RecordingSink();
+    const b = new RecordingSink();
+    fanout.open(s, a, undefined);
+    fanout.open(s, b, undefined);
+    await advanceTo(10);
+    const tick = a.writes.at(-1);
+    expect(tick?.count).toBe(5);
+    expect(a.events.slice(1).map((e) => e.id)).toEqual(['1', '2', '3', '4', '5']);
+    // The same string for both: joined once, not once per client.
+    expect(b.writes.at(-1)?.text).toBe(tick?.text);
+    expect(a.writes).toHaveLength(2);
+  });
+
+  it('resumes after a cursor with exactly the missed changes, no init, no duplicate', async () => {
+    const { fanout, session, update, advanceTo } = setup();
+    for (let i = 0; i < 5; i++) update(); // seq 1..5 happen while the client is away
+    const s = session();
+    const sink = new RecordingSink();
+    fanout.open(s, sink, 2);
+    expect(sink.writes[0]?.count).toBe(3);
+    await advanceTo(15);
+    s.stop();
+    expect(sink.types).toEqual(['update#3', 'update#4', 'update#5', 'update#6', 'end']);
+  });
+
+  it('resumes at the newest change with nothing to replay', async () => {
+    const { fanout, session, update, advanceTo } = setup();
+    update();
+    const s = session();
+    const sink = new RecordingSink();
+    fanout.open(s, sink, 1);
+    expect(sink.writes).toHaveLength(0);
+    await advanceTo(10);
+    expect(sink.types).toEqual(['update#2']);
+  });
+
+  it("carries other sessions' changes, and only its own session's heartbeats and end", async () => {
+    const { fanout, session, update, advanceTo } = setup();
+    const mine = session(SID, () => undefined); // this session makes no changes itself
+    const other = session(OTHER, () => undefined);
+    const a = new RecordingSink();
+    const b = new RecordingSink();
+    fanout.open(mine, a, 0);
+    fanout.open(other, b, 0);
+    update(OTHER);
+    await advanceTo(5);
+    update(OTHER);
+    await advanceTo(30);
+    mine.stop();
+    expect(a.types).toEqual(['update#1', 'update#2', 'heartbeat', 'end']);
+    expect(b.types).toEqual(['update#1', 'update#2', 'heartbeat']);
+    expect(b.ended).toBeUndefined();
+    other.stop();
+    expect(b.types.at(-1)).toBe('end');
+  });
+
+  it('sends a fresh init when the cursor is older than the history or ahead of the table', async () => {
+    const { fanout, session, update, store } = setup({ history: 100 });
+    for (let i = 0; i < 250; i++) update();
+    const s = session();
+    const old = new RecordingSink();
+    const ahead = new RecordingSink();
+    fanout.open(s, old, 10);
+    fanout.open(s, ahead, 999);
+    for (const sink of [old, ahead]) {
+      expect(sink.events).toEqual([expect.objectContaining({ type: 'init', version: 250, data: store.rows() })]);
+    }
+  });
+
+  it('serializes the init once per table version for a burst of clients', async () => {
+    const { fanout, session, update } = setup();
+    const s = session();
+    const first = new RecordingSink();
+    const second = new RecordingSink();
+    fanout.open(s, first, undefined);
+    fanout.open(s, second, undefined);
+    expect(second.writes[0]?.text).toBe(first.writes[0]?.text);
+    update();
+    const later = new RecordingSink();
+    fanout.open(s, later, undefined);
+    expect(later.events[0]).toMatchObject({ type: 'init', version: 1 });
+  });
+
+  it('gives a client that joins while a tick is being written only what it lacks', async () => {
+    const { fanout, session, update } = setup();
+    const s = session();
+    const early = new RecordingSink();
+    fanout.open(s, early, undefined);
+    update(); // seq 1, waiting to be written
+    const late = new RecordingSink();
+    fanout.open(s, late, undefined); // its init already holds seq 1
+    update(); // seq 2, same tick
+    await Promise.resolve();
+    expect(early.types).toEqual(['init', 'update#1', 'update#2']);
+    expect(late.types).toEqual(['init', 'update#2']);
+    expect(late.events[0]).toMatchObject({ version: 1 });
+  });
+
+  it('gives ?full=1 clients the whole table after each change, and never replays history to them', async () => {
+    const { fanout, session, update, store, advanceTo } = setup({ changesPerTick: 3 });
+    update();
+    const s = session();
+    const full = new RecordingSink(true);
+    fanout.open(s, full, 0);
+    expect(full.events[0]).toMatchObject({ type: 'init', version: 1 });
+    const scores: number[] = [];
+    store.changes$.subscribe(() => scores.push(store.get(1)?.score as number));
+    await advanceTo(10);
+    const changes = full.events.slice(1);
+    expect(changes).toHaveLength(3);
+    changes.forEach((change, i) => {
+      expect(change.type === 'update' && change.table_data?.[0]?.score).toBe(scores[i]);
+    });
+    expect(changes.at(-1)).toMatchObject({ table_data: store.rows() });
+  });
+
+  it('lets go of the session when its last client leaves: the generator stops after the grace period', async () => {
+    const { fanout, session, advanceTo, generated, scheduler } = setup();
+    const s = session();
+    const sink = new RecordingSink();
+    const leave = fanout.open(s, sink, undefined);
+    await advanceTo(22);
+    leave();
+    leave(); // safe twice
+    expect(fanout.size).toBe(0);
+    await advanceTo(200);
+    // It left at 22 ms: the generator ran one heartbeat interval (25 ms)
+    // longer, ticking at 30 and 40, instead of on to the 10 s deadline.
+    expect(generated()).toBe(4);
+    expect(sink.types).toEqual(['init', 'update#1', 'update#2']);
+    // Only the session's deadline is still scheduled.
+    expect(scheduler.actions.map((action) => action.delay)).toEqual([10_000 - 0]);
+  });
+
+  it('leaves no timer behind once a session has ended', async () => {
+    const { fanout, session, advanceTo, scheduler } = setup();
+    const s = session();
+    fanout.open(s, new RecordingSink(), undefined);
+    await advanceTo(15);
+    s.stop();
+    expect(scheduler.actions).toEqual([]);
+  });
+
+  it('stops delivering when closed', async () => {
+    const { fanout, session, update } = setup();
+    const sink = new RecordingSink();
+    fanout.open(session(), sink, undefined);
+    fanout.close();
+    update();
+    await Promise.resolve();
+    expect(sink.types).toEqual(['init']);
+  });
+});

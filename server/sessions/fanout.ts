@@ -1,0 +1,218 @@
+import { filter, Subscription, type Observable } from 'rxjs';
+import { formatEvent, type Sink } from '../http/sse.js';
+import {
+  END_MESSAGES,
+  type ChangeEvent,
+  type EndReason,
+  type HeartbeatEvent,
+  type InitEvent,
+  type StreamEvent,
+} from '../protocol.js';
+import type { TableStore } from '../store/tableStore.js';
+
+/** What the fan-out needs of a session: its heartbeats and its end. */
+export interface FanoutSession {
+  readonly id: string;
+  /** Subscribing keeps the session's generator running. */
+  readonly events$: Observable<unknown>;
+  readonly end$: Observable<EndReason>;
+}
+
+export interface FanoutOptions {
+  store: Pick<TableStore, 'rows' | 'version' | 'since' | 'changes$'>;
+  heartbeatInterval: number;
+  now: () => number;
+}
+
+interface Member {
+  sink: Sink;
+  /** The newest seq this sink already has; it gets only later changes. */
+  after: number;
+}
+
+interface Group {
+  members: Set<Member>;
+  subscription: Subscription;
+}
+
+/** A change in the current batch, serialized once for every delta and full sink. */
+interface Pending {
+  seq: number;
+  frame: string;
+  full: string | undefined;
+}
+
+export type Fanout = ReturnType<typeof createFanout>;
+
+/**
+ * Delivers the table's changes to every open stream. It holds one
+ * subscription to the store's feed for all streams: each change is
+ * serialized once, the changes of one run of the event loop (one generator
+ * tick) are joined once, and every stream gets that text in a single write,
+ * each change still its own SSE message with its own id. A stream costs
+ * nothing per change beyond its write. Per session it relays heartbeats and
+ * the final `end`.
+ */
+export function createFanout({ store, heartbeatInterval, now }: FanoutOptions) {
+  const deltaMembers = new Set<Member>();
+  const fullMembers = new Set<Member>();
+  const groups = new Map<string, Group>();
+  let batch: Pending[] = [];
+  let scheduled = false;
+  // A reconnect burst asks for the same table many times; a big table's init
+  // is megabytes of JSON, so the newest is kept until the table moves on.
+  let lastInit: { sessionId: string; version: number; frame: string } | undefined;
+  // History entries are the same objects a replay sends again, so each is
+  // serialized once however many clients resume through it.
+  const frames = new WeakMap<ChangeEvent, string>();
+
+  const frameOf = (change: ChangeEvent): string => {
+    let frame = frames.get(change);
+    if (frame === undefined) frames.set(change, (frame = formatEvent(change)));
+    return frame;
+  };
+
+  const feed = store.changes$.subscribe((change) => {
+    if (deltaMembers.size === 0 && fullMembers.size === 0) return;
+    batch.push({
+      seq: change.seq,
+      frame: frameOf(change),
+      // The table as it is right after this change, as the original demo sent it.
+      full: fullMembers.size === 0 ? undefined : formatEvent({ ...change, table_data: store.rows() }),
+    });
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flush);
+    }
+  });
+
+  const deliver = (members: Set<Member>, entries: Pending[], pick: (entry: Pending) => string | undefined) => {
+    if (members.size === 0) return;
+    const first = (entries[0] as Pending).seq;
+    let text: string | undefined;
+    for (const member of members) {
+      if (member.after < first) {
+        text ??= entries.map(pick).join('');
+        member.sink.send(text, entries.length);
+      } else {
+        // Joined while this batch was open: it already has the older changes.
+        const newer = entries.filter((entry) => entry.seq > member.after && pick(entry) !== undefined);
+        if (newer.length > 0) member.sink.send(newer.map(pick).join(''), newer.length);
+      }
+      member.after = Number.NEGATIVE_INFINITY;
+    }
+  };
+
+  function flush(): void {
+    scheduled = false;
+    if (batch.length === 0) return;
+    const entries = batch;
+    batch = [];
+    deliver(deltaMembers, entries, (entry) => entry.frame);
+    deliver(fullMembers, entries, (entry) => entry.full);
+  }
+
+  const initFrame = (sessionId: string): string => {
+    const version = store.version;
+    if (lastInit?.sessionId !== sessionId || lastInit.version !== version) {
+      const init: InitEvent = {
+        type: 'init',
+        session_id: sessionId,
+        data: store.rows(),
+        version,
+        timestamp: new Date(now()).toISOString(),
+        heartbeat_interval: heartbeatInterval,
+      };
+      lastInit = { sessionId, version, frame: formatEvent(init) };
+    }
+    return lastInit.frame;
+  };
+
+  /** The session's streams; the first one subscribes to its heartbeats and end. */
+  const join = (session: FanoutSession, member: Member): void => {
+    const existing = groups.get(session.id);
+    if (existing) {
+      existing.members.add(member);
+      return;
+    }
+    const group: Group = { members: new Set([member]), subscription: new Subscription() };
+    groups.set(session.id, group);
+    group.subscription.add(
+      session.events$
+        .pipe(filter((event): event is HeartbeatEvent => (event as StreamEvent | undefined)?.type === 'heartbeat'))
+        .subscribe((heartbeat) => {
+          const frame = formatEvent(heartbeat);
+          for (const { sink } of group.members) sink.send(frame, 1);
+        }),
+    );
+    group.subscription.add(
+      session.end$.subscribe((reason) => {
+        // Changes committed before the end go out before it.
+        flush();
+        const frame = formatEvent({ type: 'end', session_id: session.id, reason, message: END_MESSAGES[reason] });
+        // The session's events complete by themselves now; unsubscribing
+        // here would only start the generator's grace period for nothing.
+        groups.delete(session.id);
+        for (const member of group.members) {
+          deltaMembers.delete(member);
+          fullMembers.delete(member);
+          member.sink.end(frame);
+        }
+        group.members.clear();
+      }),
+    );
+  };
+
+  const leave = (sessionId: string, member: Member) => {
+    deltaMembers.delete(member);
+    fullMembers.delete(member);
+    const group = groups.get(sessionId);
+    if (!group?.members.delete(member)) return;
+    if (group.members.size === 0) {
+      groups.delete(sessionId);
+      // The session's generator runs on for one heartbeat interval, so a
+      // client reconnecting within it finds it still running.
+      group.subscription.unsubscribe();
+    }
+  };
+
+  return {
+    /**
+     * Starts a stream of `session` on `sink`: the changes after `cursor` (or a
+     * fresh `init` when history no longer reaches back, or without a cursor),
+     * then every change as it is committed, with the session's heartbeats,
+     * until the session's `end`. Returns the function that takes it out.
+     * Full sinks never replay history: a change's table is the one at its time.
+     */
+    open(session: FanoutSession, sink: Sink, cursor: number | undefined): () => void {
+      // The start and the registration are one synchronous step, so no change
+      // falls between them, and `after` rules out duplicates.
+      const backlog = cursor === undefined || sink.full ? undefined : store.since(cursor);
+      let after: number;
+      if (backlog === undefined) {
+        sink.send(initFrame(session.id), 1);
+        after = store.version;
+      } else {
+        if (backlog.length > 0) sink.send(backlog.map(frameOf).join(''), backlog.length);
+        after = backlog.at(-1)?.seq ?? (cursor as number);
+      }
+      const member: Member = { sink, after };
+      (sink.full ? fullMembers : deltaMembers).add(member);
+      join(session, member);
+      return () => leave(session.id, member);
+    },
+
+    /** Open streams, delta and full. */
+    get size(): number {
+      return deltaMembers.size + fullMembers.size;
+    },
+
+    close(): void {
+      feed.unsubscribe();
+      for (const group of groups.values()) group.subscription.unsubscribe();
+      groups.clear();
+      deltaMembers.clear();
+      fullMembers.clear();
+    },
+  };
+}
