@@ -29,15 +29,7 @@ setInterval(() => {
     const event = {
       type: 'update',
       seq,
-      data: {
-        id,
-        name: names[seq % names.length],
-        age: 30,
-        city: '上海',
-        score: 60 + (seq % 400) / 10,
-        status: '活跃',
-      },
-      fields: ['score'],
+      data: { id, score: 60 + (seq % 400) / 10 },
       message: `更新了用户 ${names[seq % names.length]}`,
       timestamp: new Date().toISOString(),
       generation_count: seq,

@@ -18,6 +18,9 @@ export interface Row {
 /** Row fields an update may change. */
 export type RowPatch = Partial<Pick<Row, 'age' | 'score' | 'status'>>;
 
+/** What an update sends of a row: its id and only the fields that changed, with their new values. */
+export type RowChange = Pick<Row, 'id'> & RowPatch;
+
 export type ChangeType = 'add' | 'update' | 'delete' | 'batch_update';
 
 interface ChangeBase {
@@ -38,9 +41,7 @@ export interface AddEvent extends ChangeBase {
 }
 export interface UpdateEvent extends ChangeBase {
   type: 'update';
-  data: Row;
-  /** The fields this update changed. */
-  fields: (keyof RowPatch)[];
+  data: RowChange;
 }
 export interface DeleteEvent extends ChangeBase {
   type: 'delete';
@@ -48,7 +49,7 @@ export interface DeleteEvent extends ChangeBase {
 }
 export interface BatchUpdateEvent extends ChangeBase {
   type: 'batch_update';
-  data: Row[];
+  data: RowChange[];
 }
 
 export type ChangeEvent = AddEvent | UpdateEvent | DeleteEvent | BatchUpdateEvent;

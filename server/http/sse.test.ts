@@ -49,10 +49,9 @@ describe('formatEvent', () => {
   it('keeps a payload with line breaks and separators inside one event', () => {
     const nasty = { ...row, name: 'a\nb\r\nc\u2028d\n\ndata: forged' };
     const event: StreamEvent = {
-      type: 'update',
+      type: 'add',
       seq: 1,
       data: nasty,
-      fields: ['score'],
       message: 'm',
       timestamp: 't',
       generation_count: 1,

@@ -108,22 +108,10 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
     ).map((text) => JSON.parse(text) as ChangeEvent),
   };
 
-  const persist = db.transaction((change: ChangeEvent) => {
-    switch (change.type) {
-      case 'add':
-        upsertRow.run(change.data);
-        setMeta.run('next_id', change.data.id + 1);
-        break;
-      case 'update':
-        upsertRow.run(change.data);
-        break;
-      case 'delete':
-        deleteRow.run(change.data.id);
-        break;
-      case 'batch_update':
-        change.data.forEach((row) => upsertRow.run(row));
-        break;
-    }
+  const persist = db.transaction((change: ChangeEvent, written: readonly Row[]) => {
+    if (change.type === 'delete') deleteRow.run(change.data.id);
+    for (const row of written) upsertRow.run(row);
+    if (change.type === 'add') setMeta.run('next_id', change.data.id + 1);
     insertChange.run(change.seq, JSON.stringify(change));
     setMeta.run('version', change.seq);
     countGenerated.run(change.generation_count, change.session_id);
@@ -134,7 +122,7 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
   const table = createStoreCore({
     historyLimit: history,
     state,
-    persist: (change) => persist(change),
+    persist: (change, written) => persist(change, written),
     close: () => db.close(),
   });
 

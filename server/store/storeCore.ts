@@ -1,5 +1,5 @@
 import { Subject } from 'rxjs';
-import { describeChange, type ChangeEvent, type Row, type RowPatch } from '../protocol.js';
+import { describeChange, type ChangeEvent, type Row, type RowChange, type RowPatch } from '../protocol.js';
 import type { Mutation } from '../table/mutations.js';
 import type { ChangeMeta, TableStore } from './tableStore.js';
 
@@ -19,8 +19,9 @@ export interface StoreCoreOptions {
   /**
    * Makes a change durable. Called after the change is worked out and before
    * anything changes in memory or is sent; if it throws, nothing changes.
+   * `written` holds the added or updated rows as they are after the change.
    */
-  persist?: (change: ChangeEvent) => void;
+  persist?: (change: ChangeEvent, written: readonly Row[]) => void;
   close?: () => void;
 }
 
@@ -74,44 +75,43 @@ export function createStoreCore({ historyLimit, state, persist, close }: StoreCo
 
   for (const row of state.rows) insert(row);
 
-  /** The event a mutation would make; reads the table, changes nothing. */
-  const changeFor = (mutation: Mutation, seq: number, meta: ChangeMeta): ChangeEvent => {
+  /**
+   * The event a mutation would make, and the rows it writes as they will be
+   * after it; reads the table, changes nothing.
+   */
+  const changeFor = (mutation: Mutation, seq: number, meta: ChangeMeta): { change: ChangeEvent; written: Row[] } => {
     switch (mutation.type) {
       case 'add': {
         const data: Row = { id: nextId, ...mutation.row };
-        return { type: 'add', seq, data, message: describeChange('add', data), ...meta };
+        return { change: { type: 'add', seq, data, message: describeChange('add', data), ...meta }, written: [data] };
       }
       case 'update': {
-        const data = patched(mutation.id, mutation.patch);
-        const fields = Object.keys(mutation.patch) as (keyof RowPatch)[];
-        return { type: 'update', seq, data, fields, message: describeChange('update', data), ...meta };
+        const row = patched(mutation.id, mutation.patch);
+        const data: RowChange = { id: mutation.id, ...mutation.patch };
+        return {
+          change: { type: 'update', seq, data, message: describeChange('update', row), ...meta },
+          written: [row],
+        };
       }
       case 'delete': {
         const data = slotOf(mutation.id).row;
-        return { type: 'delete', seq, data, message: describeChange('delete', data), ...meta };
+        return { change: { type: 'delete', seq, data, message: describeChange('delete', data), ...meta }, written: [] };
       }
       case 'batch_update': {
-        const data = mutation.updates.map(({ id, patch }) => patched(id, patch));
-        return { type: 'batch_update', seq, data, message: describeChange('batch_update', data), ...meta };
+        const written = mutation.updates.map(({ id, patch }) => patched(id, patch));
+        const data: RowChange[] = mutation.updates.map(({ id, patch }) => ({ id, ...patch }));
+        return {
+          change: { type: 'batch_update', seq, data, message: describeChange('batch_update', written), ...meta },
+          written,
+        };
       }
     }
   };
 
-  const apply = (change: ChangeEvent) => {
-    switch (change.type) {
-      case 'add':
-        insert(change.data);
-        break;
-      case 'update':
-        replace(change.data);
-        break;
-      case 'delete':
-        remove(change.data.id);
-        break;
-      case 'batch_update':
-        change.data.forEach(replace);
-        break;
-    }
+  const apply = (change: ChangeEvent, written: readonly Row[]) => {
+    if (change.type === 'delete') remove(change.data.id);
+    else if (change.type === 'add') insert(change.data);
+    else written.forEach(replace);
   };
 
   return {
@@ -137,9 +137,9 @@ export function createStoreCore({ historyLimit, state, persist, close }: StoreCo
       return Array.from(byId.values(), (slot) => slot.row);
     },
     commit(mutation, meta) {
-      const change = changeFor(mutation, version + 1, meta);
-      persist?.(change);
-      apply(change);
+      const { change, written } = changeFor(mutation, version + 1, meta);
+      persist?.(change, written);
+      apply(change, written);
       version = change.seq;
       kept.push(change);
       if (kept.length >= 2 * historyLimit) kept = kept.slice(-historyLimit);

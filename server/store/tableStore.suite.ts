@@ -30,12 +30,9 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
       expect([add.seq, update.seq, del.seq]).toEqual([1, 2, 3]);
       expect(store.version).toBe(3);
       expect(add).toMatchObject({ type: 'add', data: { id: 2, name: '李四' }, message: '添加了新用户: 李四' });
-      expect(update).toMatchObject({
-        type: 'update',
-        data: { id: 1, score: 99.5 },
-        fields: ['score'],
-        message: '更新了用户 张三',
-      });
+      // An update carries the row's id and only what changed.
+      expect(update).toMatchObject({ type: 'update', message: '更新了用户 张三' });
+      expect(update.data).toEqual({ id: 1, score: 99.5 });
       expect(del).toMatchObject({ type: 'delete', data: { id: 2, name: '李四' }, message: '删除了用户: 李四' });
       expect(store.rows()).toEqual([{ ...person('张三', 99.5), id: 1 }]);
     });
@@ -60,6 +57,10 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
         meta,
       );
       expect(change).toMatchObject({ type: 'batch_update', seq: 1, message: '批量更新了 2 条记录' });
+      expect(change.data).toEqual([
+        { id: 1, score: 61 },
+        { id: 3, status: '忙碌' },
+      ]);
       expect(store.rows().map((r) => [r.score, r.status])).toEqual([
         [61, '活跃'],
         [80, '活跃'],

@@ -1,4 +1,4 @@
-import type { Row, StreamEvent } from '../protocol.js';
+import type { Row, RowChange, StreamEvent } from '../protocol.js';
 
 /**
  * Folds stream events into a table the way any client must: the test oracle
@@ -15,8 +15,11 @@ export function replay(events: readonly StreamEvent[], start: Row[] = []): { row
         version = event.version;
         break;
       case 'add':
-      case 'update':
         rows.set(event.data.id, event.data);
+        version = event.seq;
+        break;
+      case 'update':
+        rows.set(event.data.id, patch(rows, event.data));
         version = event.seq;
         break;
       case 'delete':
@@ -24,7 +27,7 @@ export function replay(events: readonly StreamEvent[], start: Row[] = []): { row
         version = event.seq;
         break;
       case 'batch_update':
-        for (const row of event.data) rows.set(row.id, row);
+        for (const change of event.data) rows.set(change.id, patch(rows, change));
         version = event.seq;
         break;
       default:
@@ -32,6 +35,13 @@ export function replay(events: readonly StreamEvent[], start: Row[] = []): { row
     }
   }
   return { rows: [...rows.values()].sort((a, b) => a.id - b.id), version };
+}
+
+/** A row with an update's fields applied; throws for a row the client does not hold. */
+function patch(rows: Map<number, Row>, change: RowChange): Row {
+  const row = rows.get(change.id);
+  if (row === undefined) throw new Error(`update of row ${change.id}, which the client does not hold`);
+  return { ...row, ...change };
 }
 
 /** The seqs of the change events, in the order they came. */

@@ -10,7 +10,7 @@ const meta = (seq: number) => ({ seq, timestamp: at(seq), generation_count: seq,
 function change(type: ChangeEvent['type'], seq: number, data: Row | Row[]): ChangeEvent {
   const message = `${type} #${seq}`;
   if (type === 'batch_update') return { type, data: data as Row[], message, ...meta(seq) };
-  if (type === 'update') return { type, data: data as Row, fields: ['score'], message, ...meta(seq) };
+  if (type === 'update') return { type, data: data as Row, message, ...meta(seq) };
   return { type, data: data as Row, message, ...meta(seq) };
 }
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { AddEvent, BatchUpdateEvent, DeleteEvent, InitEvent, Row, UpdateEvent } from '../../../server/protocol';
+import type {
+  AddEvent,
+  BatchUpdateEvent,
+  DeleteEvent,
+  InitEvent,
+  Row,
+  RowChange,
+  UpdateEvent,
+} from '../../../server/protocol';
 import { FLASH_LIMIT, LOG_LIMIT, initialState, reduce, type LiveState, type Message } from './reducer';
 
 const T0 = '2025-01-01T12:00:00.000Z';
@@ -31,11 +39,10 @@ const add = (seq: number, data: Row): AddEvent => ({
   message: `添加了新用户: ${data.name}`,
   ...meta(seq),
 });
-const update = (seq: number, data: Row): UpdateEvent => ({
+const update = (seq: number, data: RowChange): UpdateEvent => ({
   type: 'update',
   data,
-  fields: ['score'],
-  message: `更新了用户 ${data.name}`,
+  message: `更新了用户 用户${data.id}`,
   ...meta(seq),
 });
 const del = (seq: number, data: Row): DeleteEvent => ({
@@ -44,7 +51,7 @@ const del = (seq: number, data: Row): DeleteEvent => ({
   message: `删除了用户: ${data.name}`,
   ...meta(seq),
 });
-const batch = (seq: number, data: Row[]): BatchUpdateEvent => ({
+const batch = (seq: number, data: RowChange[]): BatchUpdateEvent => ({
   type: 'batch_update',
   data,
   message: `批量更新了 ${data.length} 条记录`,
@@ -103,12 +110,11 @@ describe('reduce: changes', () => {
     expect(state.flash[4]).toEqual({ kind: 'add', seq: 11 });
   });
 
-  it('update replaces the row with the same id and keeps the others as they were', () => {
+  it('update applies the fields it carries to its row and keeps the others as they were', () => {
     const before = synced();
-    const changed = row(2, { score: 95.5, status: '忙碌' });
-    const state = reduce(before, update(11, changed));
+    const state = reduce(before, update(11, { id: 2, score: 95.5, status: '忙碌' }));
     expect(ids(state)).toEqual([1, 2, 3]);
-    expect(state.rows[1]).toBe(changed);
+    expect(state.rows[1]).toEqual({ ...before.rows[1], score: 95.5, status: '忙碌' });
     expect(state.rows[0]).toBe(before.rows[0]);
     expect(before.rows[1]?.score).toBe(80);
     expect(state.flash[2]).toEqual({ kind: 'update', seq: 11 });
@@ -132,9 +138,23 @@ describe('reduce: changes', () => {
     expect(state.version).toBe(11);
   });
 
-  it('batch_update replaces every row it carries, highlighting each', () => {
+  it('update of a row it does not hold changes nothing but the version and count', () => {
     const before = synced();
-    const state = reduce(before, batch(11, [row(3, { score: 61 }), row(1, { score: 99 })]));
+    const state = reduce(before, update(11, { id: 42, score: 1 }));
+    expect(state.rows).toBe(before.rows);
+    expect(state.version).toBe(11);
+  });
+
+  it('batch_update applies every update it carries, highlighting each', () => {
+    const before = synced();
+    const state = reduce(
+      before,
+      batch(11, [
+        { id: 3, score: 61 },
+        { id: 1, score: 99, age: 70 },
+      ]),
+    );
+    expect(state.rows[0]).toEqual({ ...before.rows[0], score: 99, age: 70 });
     expect(ids(state)).toEqual([1, 2, 3]);
     expect(state.rows.map((r) => r.score)).toEqual([99, 80, 61]);
     expect(state.rows[1]).toBe(before.rows[1]);
@@ -144,7 +164,7 @@ describe('reduce: changes', () => {
   });
 
   it('keeps id order when a row arrives out of order', () => {
-    const state = fold([add(11, row(10)), update(12, row(5))], synced());
+    const state = fold([add(11, row(10)), add(12, row(5))], synced());
     expect(ids(state)).toEqual([1, 2, 3, 5, 10]);
   });
 

@@ -1,4 +1,4 @@
-import type { ChangeEvent, InitEvent, Row, StreamEvent } from '../../../server/protocol';
+import type { ChangeEvent, InitEvent, Row, RowChange, StreamEvent } from '../../../server/protocol';
 import type { MessageKey, MessageParams } from './i18n';
 
 /** Where the stream stands, as the connection indicator shows it. */
@@ -147,9 +147,12 @@ class ChangeRun {
     if (change.seq <= this.version) return;
     switch (change.type) {
       case 'add':
-      case 'update':
         this.put(change.data);
-        this.highlight([change.data], change.type, change.seq);
+        this.highlight([change.data], 'add', change.seq);
+        break;
+      case 'update':
+        this.patch(change.data);
+        this.highlight([change.data], 'update', change.seq);
         break;
       case 'delete':
         this.drop(change.data.id);
@@ -159,7 +162,7 @@ class ChangeRun {
         }
         break;
       case 'batch_update':
-        for (const row of change.data) this.put(row);
+        for (const update of change.data) this.patch(update);
         this.highlight(change.data, 'update', change.seq);
         break;
     }
@@ -221,6 +224,15 @@ class ChangeRun {
     }
   }
 
+  /** Applies an update's fields to the row as this run holds it; a row not held is left alone. */
+  private patch(update: RowChange): void {
+    const at = lowerBound(this.base, update.id);
+    let row: Row | null | undefined;
+    if (this.base[at]?.id === update.id) row = this.slots === null ? this.base[at] : this.slots[at];
+    else row = this.added.get(update.id);
+    if (row) this.put({ ...row, ...update });
+  }
+
   private drop(id: number): void {
     const at = lowerBound(this.base, id);
     if (this.base[at]?.id === id) {
@@ -244,7 +256,7 @@ class ChangeRun {
     }
   }
 
-  private highlight(rows: Row[], kind: Flash['kind'], seq: number): void {
+  private highlight(rows: readonly { id: number }[], kind: Flash['kind'], seq: number): void {
     this.ownFlash();
     for (const row of rows) this.flash[row.id] = { kind, seq };
     dropOldestFlash(this.flash);
