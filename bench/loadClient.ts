@@ -42,9 +42,10 @@ class RawStreamClient {
   private chunkLeft = 0;
   private sizeLine = '';
   private crlfLeft = 0;
-  private message = '';
-  /** Where to resume looking for the end of the current message. */
-  private scanned = 0;
+  /** The text of the message being received, one piece per read. */
+  private parts: string[] = [];
+  /** The last read ended in a newline that may start the blank line ending a message. */
+  private pendingNewline = false;
   private readonly text = new StringDecoder('utf8');
 
   constructor(
@@ -93,26 +94,46 @@ class RawStreamClient {
     }
   }
 
+  /**
+   * Splits SSE text into messages at blank lines. The text of an unfinished
+   * message is kept in pieces and joined once, when the message is complete:
+   * growing one string and searching it again for every network read would be
+   * quadratic in a multi-megabyte init or ?full=1 event.
+   */
   private sse(piece: Buffer): void {
-    this.message += this.text.write(piece);
-    let end: number;
-    while ((end = this.message.indexOf('\n\n', this.scanned)) !== -1) {
-      const event = this.message.slice(0, end);
-      this.message = this.message.slice(end + 2);
-      this.scanned = 0;
-      // The fields sit near the start; a table_data tail can be megabytes.
-      const seq = /"seq":(\d+)/.exec(event.slice(0, 200));
-      if (seq === null) continue; // heartbeats and init are not changes
-      const value = Number(seq[1]);
-      if (this.lastSeq >= 0 && value !== this.lastSeq + 1) this.gaps++;
-      this.lastSeq = value;
-      if (!this.counting()) continue;
-      this.events++;
-      this.bytes += Buffer.byteLength(event) + 2; // the change event as sent, blank line included
-      const stamp = /"timestamp":"([^"]+)"/.exec(event.length > 4000 ? event.slice(0, 400) + event.slice(-400) : event);
-      if (stamp) this.onLatency(Date.now() - Date.parse(stamp[1] as string));
+    const text = this.text.write(piece);
+    let start = 0;
+    // The blank line that ends a message may straddle two reads.
+    if (this.pendingNewline && text.startsWith('\n')) {
+      const last = this.parts.length - 1;
+      this.parts[last] = (this.parts[last] as string).slice(0, -1);
+      this.message(this.parts.join(''));
+      this.parts = [];
+      start = 1;
     }
-    this.scanned = Math.max(0, this.message.length - 1);
+    let end: number;
+    while ((end = text.indexOf('\n\n', start)) !== -1) {
+      this.parts.push(text.slice(start, end));
+      this.message(this.parts.join(''));
+      this.parts = [];
+      start = end + 2;
+    }
+    if (start < text.length) this.parts.push(text.slice(start));
+    this.pendingNewline = this.parts.length > 0 && text.endsWith('\n');
+  }
+
+  private message(event: string): void {
+    // The fields sit near the start; a table_data tail can be megabytes.
+    const seq = /"seq":(\d+)/.exec(event.slice(0, 200));
+    if (seq === null) return; // heartbeats and init are not changes
+    const value = Number(seq[1]);
+    if (this.lastSeq >= 0 && value !== this.lastSeq + 1) this.gaps++;
+    this.lastSeq = value;
+    if (!this.counting()) return;
+    this.events++;
+    this.bytes += Buffer.byteLength(event) + 2; // the change event as sent, blank line included
+    const stamp = /"timestamp":"([^"]+)"/.exec(event.length > 4000 ? event.slice(0, 400) + event.slice(-400) : event);
+    if (stamp) this.onLatency(Date.now() - Date.parse(stamp[1] as string));
   }
 }
 
