@@ -4,9 +4,12 @@
  * one JSON object of what it measured is printed. It asserts nothing.
  *
  *   npm run build && npx tsx bench/browser.ts
+ *
+ * BENCH_PROFILE=file.cpuprofile also records the page's JavaScript while it
+ * streams (open the file in Chrome DevTools) and prints the top functions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { chromium } from '@playwright/test';
 
@@ -23,8 +26,11 @@ const SERVER_ARGS = [
   String(ROWS),
   '--max-records',
   String(2 * ROWS),
+  // 10 changes every 10 ms: 1,000 a second (a 1 ms timer only manages about 800 ticks).
   '--update-interval',
-  '1',
+  '10',
+  '--changes-per-tick',
+  '10',
   '--heartbeat-interval',
   '2000',
   '--static-dir',
@@ -119,6 +125,34 @@ async function scrollAndMeasure(streamMs: number) {
   };
 }
 
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** The functions that took the most time themselves, as "ms  share  name url:line" lines. */
+function topFunctions(profile: CpuProfile, count = 25): string {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  let total = 0;
+  (profile.samples ?? []).forEach((id, i) => {
+    const frame = byId.get(id)?.callFrame;
+    const key = `${frame?.functionName || '(anonymous)'} ${frame?.url.split('/').pop() ?? ''}:${frame?.lineNumber ?? 0}`;
+    const micros = profile.timeDeltas?.[i] ?? 0;
+    self.set(key, (self.get(key) ?? 0) + micros);
+    total += micros;
+  });
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(
+      ([key, micros]) =>
+        `${(micros / 1000).toFixed(0).padStart(7)} ms ${((100 * micros) / total).toFixed(1).padStart(5)}%  ${key}`,
+    )
+    .join('\n');
+}
+
 async function main(): Promise<void> {
   const { url, child } = await startServer();
   const executablePath = existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined;
@@ -158,7 +192,18 @@ async function main(): Promise<void> {
     );
     const sessionLoadMs = Date.now() - startClicked;
 
+    const profileFile = process.env.BENCH_PROFILE;
+    const cdp = profileFile ? await page.context().newCDPSession(page) : undefined;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.start');
+    }
     const result = await page.evaluate(scrollAndMeasure, STREAM_MS);
+    if (cdp && profileFile) {
+      const { profile } = await cdp.send('Profiler.stop');
+      writeFileSync(profileFile, JSON.stringify(profile));
+      console.error(topFunctions(profile));
+    }
 
     await page.getByTestId('stop').click();
     const frames = [...result.deltas.slice(1)].sort((a, b) => a - b);
