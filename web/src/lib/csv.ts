@@ -17,14 +17,14 @@ export function csvField(value: string | number): string {
 }
 
 /** The rows as CSV, header first, CRLF line ends. */
-export function toCsv(rows: readonly Row[]): string {
+export function toCsv(rows: Iterable<Row>): string {
   const lines = [CSV_COLUMNS.join(',')];
   for (const row of rows) lines.push(CSV_COLUMNS.map((column) => csvField(row[column])).join(','));
   return lines.join('\r\n') + '\r\n';
 }
 
 /** Offers the rows as a CSV download; a byte-order mark lets spreadsheets read it as UTF-8. */
-export function downloadCsv(rows: readonly Row[], filename: string): void {
+export function downloadCsv(rows: Iterable<Row>, filename: string): void {
   const url = URL.createObjectURL(new Blob(['\ufeff', toCsv(rows)], { type: 'text/csv;charset=utf-8' }));
   const link = document.createElement('a');
   link.href = url;

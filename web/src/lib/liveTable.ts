@@ -1,8 +1,8 @@
 import { derived, get, writable } from 'svelte/store';
-import type { DataResponse, Row, StreamEvent } from '../../../server/protocol';
+import type { DataResponse, StreamEvent } from '../../../server/protocol';
 import { SESSION_ID_PATTERN } from '../../../server/protocol';
 import type { MessageKey, MessageParams } from './i18n';
-import { initialState, reduce, reduceAll, type LogKind, type Message } from './reducer';
+import { averageScore, initialState, reduce, reduceAll, type LogKind, type Message } from './reducer';
 
 /** The part of `EventSource` this module uses, so tests can hand in a fake. */
 export interface StreamSource {
@@ -111,14 +111,6 @@ function isStreamEvent(value: unknown): value is StreamEvent {
 function retryAfterSeconds(header: string | null): number {
   const seconds = header === null ? NaN : Number(header.trim());
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : DEFAULT_RETRY_AFTER_S;
-}
-
-/** The mean score to one decimal, or an em dash for an empty table. */
-export function averageScore(rows: readonly Row[]): string {
-  if (rows.length === 0) return '—';
-  let sum = 0;
-  for (const row of rows) sum += row.score;
-  return (sum / rows.length).toFixed(1);
 }
 
 /**
@@ -540,24 +532,13 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     open(saved.id, false);
   }
 
-  // Averaging 1000 rows on every heartbeat is cheap, but only rows change it.
-  let averagedRows: Row[] | null = null;
-  let average = '—';
-  const averageOf = (rows: Row[]) => {
-    if (rows !== averagedRows) {
-      averagedRows = rows;
-      average = averageScore(rows);
-    }
-    return average;
-  };
-
   return {
     state: { subscribe: state.subscribe },
     paused: { subscribe: paused.subscribe },
     pause,
     resume,
     table: derived(state, (s) => ({ rows: s.rows, version: s.version, flash: s.flash })),
-    stats: derived(state, (s) => ({ records: s.rows.length, updates: s.updates, average: averageOf(s.rows) })),
+    stats: derived(state, (s) => ({ records: s.rows.length, updates: s.updates, average: averageScore(s) })),
     log: derived(state, (s) => s.log),
     connection: derived(state, (s) => s.connection),
     session: derived([state, busy], ([s, b]) => ({

@@ -59,7 +59,7 @@ const batch = (seq: number, data: RowChange[]): BatchUpdateEvent => ({
 });
 
 const fold = (messages: Message[], state: LiveState = initialState()) => messages.reduce(reduce, state);
-const ids = (state: LiveState) => state.rows.map((r) => r.id);
+const ids = (state: LiveState) => state.rows.slice().map((r) => r.id);
 /** A state holding rows 1..3 at version 10, as after the first init. */
 const synced = () => fold([init([row(1), row(2), row(3)], 10)]);
 
@@ -114,9 +114,9 @@ describe('reduce: changes', () => {
     const before = synced();
     const state = reduce(before, update(11, { id: 2, score: 95.5, status: '忙碌' }));
     expect(ids(state)).toEqual([1, 2, 3]);
-    expect(state.rows[1]).toEqual({ ...before.rows[1], score: 95.5, status: '忙碌' });
-    expect(state.rows[0]).toBe(before.rows[0]);
-    expect(before.rows[1]?.score).toBe(80);
+    expect(state.rows.at(1)).toEqual({ ...before.rows.at(1), score: 95.5, status: '忙碌' });
+    expect(state.rows.at(0)).toBe(before.rows.at(0));
+    expect(before.rows.at(1)?.score).toBe(80);
     expect(state.flash[2]).toEqual({ kind: 'update', seq: 11 });
     expect(state.log.at(-1)).toMatchObject({ kind: 'success', text: '更新了用户 用户2' });
   });
@@ -154,10 +154,10 @@ describe('reduce: changes', () => {
         { id: 1, score: 99, age: 70 },
       ]),
     );
-    expect(state.rows[0]).toEqual({ ...before.rows[0], score: 99, age: 70 });
+    expect(state.rows.at(0)).toEqual({ ...before.rows.at(0), score: 99, age: 70 });
     expect(ids(state)).toEqual([1, 2, 3]);
-    expect(state.rows.map((r) => r.score)).toEqual([99, 80, 61]);
-    expect(state.rows[1]).toBe(before.rows[1]);
+    expect(state.rows.slice().map((r) => r.score)).toEqual([99, 80, 61]);
+    expect(state.rows.at(1)).toBe(before.rows.at(1));
     expect(state.flash).toEqual({ 1: { kind: 'update', seq: 11 }, 3: { kind: 'update', seq: 11 } });
     expect(state.updates).toBe(1);
     expect(state.log.at(-1)).toMatchObject({ kind: 'success', text: '批量更新了 2 条记录' });

@@ -1,5 +1,6 @@
 import type { ChangeEvent, InitEvent, Row, RowChange, StreamEvent } from '../../../server/protocol';
 import type { MessageKey, MessageParams } from './i18n';
+import { RowList, type RowListEdit } from './rowList';
 
 /** Where the stream stands, as the connection indicator shows it. */
 export type ConnectionState = 'disconnected' | 'connecting' | 'live' | 'reconnecting';
@@ -24,8 +25,14 @@ export interface Flash {
 }
 
 export interface LiveState {
-  /** In id order; replaced, never mutated. */
-  rows: Row[];
+  /** In id order; replaced, never mutated (an edit shares the chunks it did not touch). */
+  rows: RowList;
+  /**
+   * The sum of every row's score in tenths of a point (scores have one
+   * decimal), kept as rows change: the average costs nothing per frame, and
+   * whole numbers add and subtract without drift.
+   */
+  scoreSum: number;
   /** The seq of the last change applied (or the version of the last snapshot). */
   version: number;
   /** True once `rows` came from a snapshot (init or /api/data), so `?since=version` can resume. */
@@ -65,7 +72,8 @@ export const DEFAULT_HEARTBEAT_MS = 10_000;
 /** The state before anything is loaded. */
 export function initialState(): LiveState {
   return {
-    rows: [],
+    rows: RowList.EMPTY,
+    scoreSum: 0,
     version: 0,
     synced: false,
     updates: 0,
@@ -101,15 +109,17 @@ function sortedById(rows: Row[]): Row[] {
 }
 
 /** Index of the first row whose id is >= `id` (rows are in id order). */
-function lowerBound(rows: Row[], id: number): number {
-  let lo = 0;
-  let hi = rows.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((rows[mid] as Row).id < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+const tenths = (row: Row) => Math.round(row.score * 10);
+
+function scoreSumOf(rows: readonly Row[]): number {
+  let sum = 0;
+  for (const row of rows) sum += tenths(row);
+  return sum;
+}
+
+/** The mean score to one decimal, or an em dash for an empty table. */
+export function averageScore(state: Pick<LiveState, 'rows' | 'scoreSum'>): string {
+  return state.rows.length === 0 ? '—' : (state.scoreSum / 10 / state.rows.length).toFixed(1);
 }
 
 /**
@@ -119,14 +129,13 @@ function lowerBound(rows: Row[], id: number): number {
  * `reduce` would; `reduceAll` is tested for exactly that.
  */
 class ChangeRun {
-  private readonly base: Row[];
-  /** `base` copied on the first write; null entries are rows deleted in this run. */
-  private slots: (Row | null)[] | null = null;
-  /** Rows with ids `base` does not hold, by id; null once deleted again. */
-  private readonly added = new Map<number, Row | null>();
-  private deleted = false;
+  private readonly base: RowList;
+  /** Started by the first change that touches a row. */
+  private edit: RowListEdit | null = null;
+  private scoreSum: number;
   private flash: Record<number, Flash>;
-  private flashCopied = false;
+  /** Entries in `flash`, counted once when it is first copied. */
+  private flashSize = -1;
   private readonly entries: LogEntry[] = [];
   private version: number;
   private updates: number;
@@ -135,6 +144,7 @@ class ChangeRun {
 
   constructor(private readonly state: LiveState) {
     this.base = state.rows;
+    this.scoreSum = state.scoreSum;
     this.flash = state.flash;
     this.version = state.version;
     this.updates = state.updates;
@@ -159,6 +169,7 @@ class ChangeRun {
         if (change.data.id in this.flash) {
           this.ownFlash();
           delete this.flash[change.data.id];
+          this.flashSize--;
         }
         break;
       case 'batch_update':
@@ -186,7 +197,8 @@ class ChangeRun {
     }
     return {
       ...this.state,
-      rows: this.rows(),
+      rows: this.edit?.done() ?? this.base,
+      scoreSum: this.scoreSum,
       flash: this.flash,
       version: this.version,
       updates: this.updates,
@@ -197,69 +209,44 @@ class ChangeRun {
     };
   }
 
-  private rows(): Row[] {
-    if (this.slots === null && this.added.size === 0) return this.base;
-    let rows: Row[];
-    if (this.slots === null) rows = this.base.slice();
-    else if (this.deleted) rows = compact(this.slots);
-    else rows = this.slots as Row[];
-    const extra: Row[] = [];
-    for (const row of this.added.values()) if (row !== null) extra.push(row);
-    if (extra.length === 0) return rows;
-    extra.sort(byId);
-    // Adds take fresh ids, so they almost always belong at the end.
-    if (rows.length === 0 || (rows.at(-1) as Row).id < (extra[0] as Row).id) {
-      for (const row of extra) rows.push(row);
-      return rows;
-    }
-    return mergeById(rows, extra);
+  private find(id: number): Row | undefined {
+    return (this.edit ?? this.base).get(id);
   }
 
   private put(row: Row): void {
-    const at = lowerBound(this.base, row.id);
-    if (this.base[at]?.id === row.id) {
-      this.ownSlots()[at] = row;
-    } else {
-      this.added.set(row.id, row);
-    }
+    const old = this.find(row.id);
+    if (old !== undefined) this.scoreSum -= tenths(old);
+    this.scoreSum += tenths(row);
+    (this.edit ??= this.base.edit()).put(row);
   }
 
   /** Applies an update's fields to the row as this run holds it; a row not held is left alone. */
   private patch(update: RowChange): void {
-    const at = lowerBound(this.base, update.id);
-    let row: Row | null | undefined;
-    if (this.base[at]?.id === update.id) row = this.slots === null ? this.base[at] : this.slots[at];
-    else row = this.added.get(update.id);
+    const row = this.find(update.id);
     if (row) this.put({ ...row, ...update });
   }
 
   private drop(id: number): void {
-    const at = lowerBound(this.base, id);
-    if (this.base[at]?.id === id) {
-      this.ownSlots()[at] = null;
-      this.deleted = true;
-    } else if (this.added.has(id)) {
-      this.added.set(id, null);
-    }
-  }
-
-  private ownSlots(): (Row | null)[] {
-    // slice() copies a packed array as one block; spreading walks an iterator.
-    this.slots ??= this.base.slice();
-    return this.slots;
+    if (this.find(id) === undefined) return;
+    const old = (this.edit ??= this.base.edit()).remove(id);
+    if (old !== undefined) this.scoreSum -= tenths(old);
   }
 
   private ownFlash(): void {
-    if (!this.flashCopied) {
+    if (this.flashSize === -1) {
       this.flash = { ...this.flash };
-      this.flashCopied = true;
+      this.flashSize = 0;
+      for (const _ in this.flash) this.flashSize++;
     }
   }
 
   private highlight(rows: readonly { id: number }[], kind: Flash['kind'], seq: number): void {
     this.ownFlash();
-    for (const row of rows) this.flash[row.id] = { kind, seq };
-    dropOldestFlash(this.flash);
+    for (const row of rows) {
+      if (!(row.id in this.flash)) this.flashSize++;
+      this.flash[row.id] = { kind, seq };
+    }
+    this.flashSize = dropOldestFlash(this.flash, this.flashSize);
   }
 
   private log(kind: LogKind, text: LogText, at: string): void {
@@ -275,9 +262,7 @@ class ChangeRun {
  * or a few entries over: drops the oldest, the lowest id first among equals
  * (integer keys iterate in ascending order).
  */
-function dropOldestFlash(flash: Record<number, Flash>): void {
-  let size = 0;
-  for (const _ in flash) size++;
+function dropOldestFlash(flash: Record<number, Flash>, size: number): number {
   for (; size > FLASH_LIMIT; size--) {
     let oldest: string | null = null;
     let seq = Infinity;
@@ -290,32 +275,7 @@ function dropOldestFlash(flash: Record<number, Flash>): void {
     }
     if (oldest !== null) delete flash[oldest as unknown as number];
   }
-}
-
-/** The rows of `slots` without the deleted ones, in place: the slots are this run's own copy. */
-function compact(slots: (Row | null)[]): Row[] {
-  let kept = 0;
-  for (const row of slots) if (row !== null) slots[kept++] = row;
-  slots.length = kept;
-  return slots as Row[];
-}
-
-function mergeById(rows: Row[], extra: Row[]): Row[] {
-  const merged: Row[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < rows.length || j < extra.length) {
-    const a = rows[i];
-    const b = extra[j];
-    if (b === undefined || (a !== undefined && a.id < b.id)) {
-      merged.push(a as Row);
-      i++;
-    } else {
-      merged.push(b);
-      j++;
-    }
-  }
-  return merged;
+  return size;
 }
 
 function isChange(message: Message): message is ChangeEvent {
@@ -333,7 +293,8 @@ function applyChange(state: LiveState, change: ChangeEvent): LiveState {
 function applyInit(state: LiveState, init: InitEvent): LiveState {
   const next: LiveState = {
     ...state,
-    rows: sortedById(init.data),
+    rows: RowList.of(sortedById(init.data)),
+    scoreSum: scoreSumOf(init.data),
     version: init.version,
     synced: true,
     connection: 'live',
@@ -385,7 +346,8 @@ export function reduce(state: LiveState, message: Message): LiveState {
       if (state.sessionId !== null && message.version < state.version) return state;
       return {
         ...state,
-        rows: sortedById(message.data),
+        rows: RowList.of(sortedById(message.data)),
+        scoreSum: scoreSumOf(message.data),
         version: message.version,
         synced: true,
         clock: message.timestamp,

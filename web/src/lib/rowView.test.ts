@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Row } from '../../../server/protocol';
-import { DEFAULT_VIEW, createRowView, matches, viewRows, type ViewSpec } from './rowView';
+import { RowList } from './rowList';
+import { DEFAULT_VIEW, createRowView, indexOfId, matches, viewRows, type ViewSpec } from './rowView';
 
 const CITIES = ['北京', '上海', 'Shenzhen', '广州'];
 const row = (id: number, score: number, city = CITIES[id % 4] as string): Row => ({
@@ -47,8 +48,16 @@ describe('viewRows', () => {
 describe('createRowView', () => {
   it('returns the rows themselves for the default view', () => {
     const view = createRowView();
-    const rows = [row(1, 1)];
+    const rows = RowList.of([row(1, 1)]);
     expect(view(rows, DEFAULT_VIEW)).toBe(rows);
+  });
+
+  it('finds a row by id in the table and in a sorted view', () => {
+    const rows = RowList.of([row(1, 5), row(2, 9), row(3, 1)]);
+    expect(indexOfId(rows, 3)).toBe(2);
+    const sorted = createRowView()(rows, { key: 'score', direction: 'asc', filter: '' });
+    expect(indexOfId(sorted, 3)).toBe(0);
+    expect(indexOfId(sorted, 7)).toBe(-1);
   });
 
   it('follows a live table exactly as a fresh sort and filter would', () => {
@@ -61,18 +70,20 @@ describe('createRowView', () => {
     for (const spec of specs) {
       const rnd = random(spec.key.length + spec.filter.length);
       const view = createRowView();
-      let rows = Array.from({ length: 300 }, (_, i) => row(i + 1, Math.round(rnd() * 1000) / 10));
+      let rows = RowList.of(Array.from({ length: 300 }, (_, i) => row(i + 1, Math.round(rnd() * 1000) / 10)));
       let nextId = 301;
       for (let frame = 0; frame < 200; frame++) {
-        const next = [...rows];
+        // Now and then a frame's list is not the next edit of the last one
+        // (a fresh snapshot): the view starts over.
+        const edit = (frame % 50 === 49 ? RowList.of(rows.slice()) : rows).edit();
         for (let k = 0; k < 5; k++) {
           const r = rnd();
-          const at = Math.floor(rnd() * next.length);
-          if (r < 0.2) next.push(row(nextId++, Math.round(rnd() * 1000) / 10));
-          else if (r < 0.3 && next.length > 1) next.splice(at, 1);
-          else next[at] = { ...(next[at] as Row), score: Math.round(rnd() * 1000) / 10 };
+          const existing = rows.at(Math.floor(rnd() * rows.length)) as Row;
+          if (r < 0.2) edit.put(row(nextId++, Math.round(rnd() * 1000) / 10));
+          else if (r < 0.3 && rows.length > 1) edit.remove(existing.id);
+          else if (edit.get(existing.id)) edit.put({ ...existing, score: Math.round(rnd() * 1000) / 10 });
         }
-        rows = next;
+        rows = edit.done();
         expect(view(rows, spec), `${spec.key} frame ${frame}`).toEqual(viewRows(rows, spec));
       }
     }
@@ -80,9 +91,13 @@ describe('createRowView', () => {
 
   it('starts over when the order or the filter changes', () => {
     const view = createRowView();
-    const rows = [row(1, 5), row(2, 9)];
-    expect(view(rows, { key: 'score', direction: 'asc', filter: '' }).map((r) => r.id)).toEqual([1, 2]);
-    expect(view(rows, { key: 'score', direction: 'desc', filter: '' }).map((r) => r.id)).toEqual([2, 1]);
-    expect(view(rows, { key: 'score', direction: 'desc', filter: '用户1' }).map((r) => r.id)).toEqual([1]);
+    const rows = RowList.of([row(1, 5), row(2, 9)]);
+    const ids = (spec: ViewSpec) =>
+      view(rows, spec)
+        .slice()
+        .map((r) => r.id);
+    expect(ids({ key: 'score', direction: 'asc', filter: '' })).toEqual([1, 2]);
+    expect(ids({ key: 'score', direction: 'desc', filter: '' })).toEqual([2, 1]);
+    expect(ids({ key: 'score', direction: 'desc', filter: '用户1' })).toEqual([1]);
   });
 });
