@@ -608,6 +608,24 @@ describe('liveTable: pause and resume', () => {
     expect(get(t.live.session).running).toBe(false);
   });
 
+  it('past maxHeld lets held changes go, keeps counting, and resumes from a fresh snapshot', async () => {
+    const t = await running({}, { maxHeld: 3 });
+    const stream = t.last();
+    t.live.pause();
+    for (let seq = 11; seq <= 15; seq++) stream.send(add(seq, row(seq)));
+    expect(get(t.live.paused)).toEqual({ paused: true, held: 5 });
+    expect(get(t.live.table).version).toBe(10);
+    t.live.resume();
+    expect(get(t.live.paused)).toEqual({ paused: false, held: 0 });
+    // The old stream is closed; a new one asks for a fresh init (no ?since).
+    expect(stream.closed).toBe(true);
+    expect(t.last().url).toBe(`/api/stream/${ID}`);
+    t.last().open();
+    t.last().send(init([row(1), row(2), row(15)], 15));
+    expect(get(t.live.table).version).toBe(15);
+    expect(get(t.live.log).some((e) => typeof e.text !== 'string' && e.text.key === 'log.resync')).toBe(true);
+  });
+
   it('cannot pause without a running session', () => {
     const t = setup();
     t.live.pause();

@@ -30,6 +30,8 @@ export interface LiveTableDeps {
    * meanwhile in one go. Without it (tests) each message is applied at once.
    */
   schedule?: (flush: () => void) => void;
+  /** Changes held back while paused before the page lets them go and reloads on resume; MAX_HELD by default. */
+  maxHeld?: number;
 }
 
 /** sessionStorage key of the running session, so a reload picks it up again. */
@@ -51,6 +53,12 @@ const STOP_GRACE_MS = 3000;
  * shared table; an idle page checks the version this often and reloads.
  */
 export const IDLE_SYNC_MS = 3000;
+/**
+ * Changes held back while paused, at most: about 20 s at 1,000 changes a
+ * second. Past it they are let go, still counted, and resuming loads the table
+ * afresh instead of replaying them, so a long pause cannot fill the memory.
+ */
+export const MAX_HELD = 20_000;
 const STREAM_TYPES = new Set<string>(['init', 'add', 'update', 'delete', 'batch_update', 'heartbeat', 'end']);
 
 function browserDeps(): LiveTableDeps {
@@ -139,6 +147,9 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
   let scheduled = false;
   // Changes held back while the viewer has paused live updates, oldest first.
   let held: Message[] = [];
+  // Changes counted while paused after `held` overflowed; resuming then reloads.
+  let dropped = 0;
+  const maxHeld = deps.maxHeld ?? MAX_HELD;
   // The newest seq received, applied or not, so gaps and replays are told apart before a frame.
   let received = 0;
   const paused = writable({ paused: false, held: 0 });
@@ -328,8 +339,13 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       return;
     }
     if (get(paused).paused) {
-      held.push(message);
-      paused.set({ paused: true, held: held.length });
+      if (dropped === 0 && held.length < maxHeld) {
+        held.push(message);
+      } else {
+        dropped += held.length + 1;
+        held = [];
+      }
+      paused.set({ paused: true, held: held.length + dropped });
     } else {
       enqueue(message);
     }
@@ -348,6 +364,14 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     held = [];
     paused.set({ paused: false, held: 0 });
     flush();
+    if (dropped > 0) {
+      // Too much was let go to replay: start over from a fresh snapshot.
+      note('info', 'log.resync', { count: dropped });
+      dropped = 0;
+      const id = get(state).sessionId;
+      if (id !== null) open(id, false);
+      return;
+    }
     if (batch.length === 0) return;
     state.update((s) => reduceAll(s, batch));
     rememberUpdates(batch);
