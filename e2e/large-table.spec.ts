@@ -167,3 +167,34 @@ test('export downloads the current view, sorted and filtered, as CSV', async ({ 
   });
   expect(rows).toEqual(expected);
 });
+
+test('the grid is one tab stop, and the keys move between its cells, scrolling as they go', async ({ app, page }) => {
+  const export_ = page.getByTestId('export');
+  await export_.focus();
+  // Past the sort buttons of the header: the body is a single tab stop.
+  for (let i = 0; i < 7; i++) await page.keyboard.press('Tab');
+  const focused = () =>
+    page.evaluate(() => {
+      const cell = document.activeElement as HTMLTableCellElement | null;
+      const row = cell?.closest('tr');
+      return { row: Number(row?.getAttribute('aria-rowindex')), column: cell?.cellIndex, text: cell?.textContent };
+    });
+  await expect.poll(focused).toEqual({ row: 2, column: 0, text: '1' });
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowRight');
+  await expect.poll(focused).toMatchObject({ row: 4, column: 1 });
+  await page.keyboard.press('End');
+  await expect.poll(focused).toMatchObject({ row: 4, column: 5 });
+  await page.keyboard.press('Control+End');
+  await expect.poll(focused).toMatchObject({ row: 20001, column: 5 });
+  await page.keyboard.press('PageUp');
+  const afterPageUp = await focused();
+  expect(afterPageUp.row).toBeLessThan(20001);
+  expect(afterPageUp.row).toBeGreaterThan(20001 - 30);
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.press('Home');
+  await expect.poll(focused).toEqual({ row: 2, column: 0, text: '1' });
+  // Only one body cell is in the tab order at a time.
+  expect(await app.table.locator('tbody td[tabindex="0"]').count()).toBe(1);
+});
