@@ -199,9 +199,12 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     // wrong for replayed changes: it resumes with a fresh init instead.
     const cursor = full ? (resumeCursor(req), undefined) : resumeCursor(req);
     let stream: SseStream | undefined;
+    // Set once connect returns: a stream that fails while opening is closed
+    // (and its place given back) by connect itself.
+    const connection: { close?: () => void } = {};
     // The stream is only opened once the session and the limits admit it:
     // a refusal (404, 429) is still a plain JSON answer.
-    const close = sessions.connect(id, cursor, () => {
+    connection.close = sessions.connect(id, cursor, () => {
       stream = new SseStream(req, res, {
         full,
         maxBuffer: config.maxBuffer,
@@ -211,7 +214,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
         },
         onClose: () => {
           openStreams.delete(stream as SseStream);
-          close();
+          connection.close?.();
         },
       });
       openStreams.add(stream);

@@ -1,7 +1,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../protocol.js';
-import { eventId, formatEvent } from './sse.js';
+import { SseStream, eventId, formatEvent } from './sse.js';
 
 const row = { id: 7, name: '李四', age: 30, city: '上海', score: 88.5, status: '活跃' as const };
 
@@ -60,5 +60,62 @@ describe('formatEvent', () => {
     const messages = parse(formatEvent(event) + formatEvent({ type: 'heartbeat', timestamp: 't' }));
     expect(messages).toHaveLength(2);
     expect(JSON.parse(messages[0]!.data).data.name).toBe(nasty.name);
+  });
+});
+
+describe('SseStream', () => {
+  /** A response whose unsent byte count the test sets, as Node's corking would leave it. */
+  function fakeResponse() {
+    const res = {
+      writableLength: 0,
+      written: [] as string[],
+      writeHead: () => res,
+      write(text: string) {
+        res.written.push(text);
+        res.writableLength += Buffer.byteLength(text);
+        return true;
+      },
+      on: () => res,
+      once: () => res,
+      end: () => res,
+      destroy: () => res,
+    };
+    const req = { socket: { setNoDelay: () => undefined, setKeepAlive: () => undefined } };
+    return { res, req };
+  }
+
+  it('counts as pending only the messages written since its buffer was last empty', () => {
+    const { res, req } = fakeResponse();
+    const stream = new SseStream(req as never, res as never, {
+      full: false,
+      maxBuffer: 1 << 20,
+      onOverflow: () => undefined,
+      onClose: () => undefined,
+    });
+    stream.send('data: a\n\n', 1);
+    stream.send('data: b\n\ndata: c\n\n', 2);
+    expect(stream.pending).toBe(3);
+    res.writableLength = 0; // the socket took it all
+    expect(stream.pending).toBe(0);
+    stream.send('data: d\n\n', 1);
+    expect(stream.pending).toBe(1);
+  });
+
+  it('cuts a reader more than --max-buffer behind, but lets one message bigger than that through', () => {
+    const { res, req } = fakeResponse();
+    let overflows = 0;
+    const stream = new SseStream(req as never, res as never, {
+      full: false,
+      maxBuffer: 100,
+      onOverflow: () => overflows++,
+      onClose: () => undefined,
+    });
+    // 60 characters, 180 bytes of UTF-8: over the limit by bytes, not by length.
+    expect(stream.send(`data: ${'表'.repeat(60)}\n\n`, 1)).toBe(true);
+    expect(stream.send('data: x\n\n', 1)).toBe(true);
+    expect(overflows).toBe(0);
+    res.writableLength = 500;
+    expect(stream.send('data: y\n\n', 1)).toBe(false);
+    expect(overflows).toBe(1);
   });
 });

@@ -105,9 +105,17 @@ export class SseStream implements Sink {
       res.destroy();
       return false;
     }
-    if (text.length > this.options.maxBuffer) this.allowance = Math.max(this.allowance, Buffer.byteLength(text));
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only a text that may be
+    // over the limit is measured.
+    if (text.length * 3 > this.options.maxBuffer) {
+      const bytes = Buffer.byteLength(text);
+      if (bytes > this.options.maxBuffer) this.allowance = Math.max(this.allowance, bytes);
+    }
+    // An empty buffer means everything written before has gone out. (Right
+    // after a write it is never empty: Node corks the socket until the next tick.)
+    if (res.writableLength === 0) this.queued = 0;
     res.write(text);
-    this.queued = res.writableLength === 0 ? 0 : this.queued + count;
+    this.queued += count;
     return true;
   }
 
