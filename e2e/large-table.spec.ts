@@ -197,4 +197,11 @@ test('the grid is one tab stop, and the keys move between its cells, scrolling a
   await expect.poll(focused).toEqual({ row: 2, column: 0, text: '1' });
   // Only one body cell is in the tab order at a time.
   expect(await app.table.locator('tbody td[tabindex="0"]').count()).toBe(1);
+  // A phone hides age and city: the arrows step over them.
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await expect.poll(focused).toMatchObject({ row: 2, column: 4 });
+  await page.keyboard.press('ArrowLeft');
+  await expect.poll(focused).toMatchObject({ row: 2, column: 1 });
 });

@@ -140,6 +140,7 @@ class ChangeRun {
   private version: number;
   private updates: number;
   private clock: string;
+  private beat = false;
   private nextLogId: number;
 
   constructor(private readonly state: LiveState) {
@@ -188,8 +189,16 @@ class ChangeRun {
     this.log('success', change.message, change.timestamp);
   }
 
+  /** A heartbeat between changes: only the clock moves, so the run goes on. */
+  heartbeat(timestamp: string): void {
+    this.clock = timestamp;
+    this.beat = true;
+  }
+
   finish(): LiveState {
-    if (this.version === this.state.version) return this.state;
+    if (this.version === this.state.version) {
+      return this.beat ? reduce(this.state, { type: 'heartbeat', timestamp: this.clock }) : this.state;
+    }
     let log = this.state.log;
     if (this.entries.length > 0) {
       log = [...log, ...this.entries];
@@ -370,6 +379,12 @@ export function reduceAll(state: LiveState, messages: readonly Message[]): LiveS
     if (isChange(message)) {
       run ??= new ChangeRun(next);
       run.apply(message);
+      continue;
+    }
+    // A heartbeat does not end a run: a sorted view can then follow the
+    // frame's changes as one edit instead of sorting the table again.
+    if (message.type === 'heartbeat' && run !== null) {
+      run.heartbeat(message.timestamp);
       continue;
     }
     if (run !== null) {
