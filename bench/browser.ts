@@ -270,6 +270,7 @@ async function main(): Promise<void> {
         p99: round(percentile(frames, 99)),
         max: round(frames.at(-1) ?? NaN),
       },
+      frames_over_20ms_pct: round((100 * frames.filter((ms) => ms > TARGETS.frame_p95_ms).length) / frames.length),
       scroll_only_frame_ms: {
         p50: round(percentile(idleFrames, 50)),
         p95: round(percentile(idleFrames, 95)),
