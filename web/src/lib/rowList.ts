@@ -25,6 +25,8 @@ export interface RowChanges {
 export class RowList implements RowSeq {
   /** Where each chunk starts, as an index into the whole list. */
   private readonly starts: number[];
+  /** The first id of each chunk. */
+  private readonly lows: number[];
   readonly length: number;
   /** The list this one was edited from, while it is the newest edit of it. */
   private parent: RowList | undefined;
@@ -32,6 +34,7 @@ export class RowList implements RowSeq {
 
   private constructor(private readonly chunks: readonly (readonly Row[])[]) {
     this.starts = new Array<number>(chunks.length);
+    this.lows = chunks.map((chunk) => (chunk[0] as Row).id);
     let length = 0;
     chunks.forEach((chunk, i) => {
       this.starts[i] = length;
@@ -120,29 +123,22 @@ export class RowList implements RowSeq {
   }
 
   private chunkAt(index: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if ((this.starts[mid] as number) <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return lastAtOrBelow(this.starts, index);
   }
 
-  /** The chunk that holds (or would hold) this id: the last one starting at or below it. */
+  /** The chunk that holds (or would hold) this id. */
   private chunkOfId(id: number): number {
-    return chunkOfId(this.chunks, id);
+    return lastAtOrBelow(this.lows, id);
   }
 }
 
-function chunkOfId(chunks: readonly (readonly Row[])[], id: number): number {
+/** The last index whose value is at most `x` (0 when none is), in ascending `values`. */
+function lastAtOrBelow(values: readonly number[], x: number): number {
   let lo = 0;
-  let hi = chunks.length - 1;
+  let hi = values.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
-    const first = chunks[mid]?.[0];
-    if (first !== undefined && first.id <= id) lo = mid;
+    if ((values[mid] as number) <= x) lo = mid;
     else hi = mid - 1;
   }
   return lo;
@@ -181,14 +177,7 @@ export class RowListEdit {
 
   /** The chunk that holds (or would hold) this id. */
   private chunkOfId(id: number): number {
-    let lo = 0;
-    let hi = this.lows.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if ((this.lows[mid] as number) <= id) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return lastAtOrBelow(this.lows, id);
   }
 
   get(id: number): Row | undefined {
