@@ -45,6 +45,8 @@ export interface Sink {
   send(text: string, count: number): boolean;
   /** Sends `text` as the last message and ends the stream. */
   end(text: string): void;
+  /** Cuts the stream without a last message: to a client that means "reconnect". */
+  destroy(): void;
 }
 
 export interface SseStreamOptions {

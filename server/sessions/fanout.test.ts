@@ -23,6 +23,10 @@ class RecordingSink implements Sink {
   end(text: string): void {
     this.ended = text;
   }
+  destroyed = false;
+  destroy(): void {
+    this.destroyed = true;
+  }
   /** Every message received, parsed as a browser would, with its SSE id. */
   get events(): (StreamEvent & { id?: string })[] {
     const events: (StreamEvent & { id?: string })[] = [];
@@ -50,7 +54,13 @@ function setup({ history = 100, changesPerTick = 1 } = {}) {
   let score = 60;
   const update = (session_id = SID): ChangeEvent =>
     store.commit({ type: 'update', id: 1, patch: { score: score++ } }, { ...meta, session_id });
-  const fanout = createFanout({ store, heartbeatInterval: 25, now: () => scheduler.now() });
+  const errors: unknown[] = [];
+  const fanout = createFanout({
+    store,
+    heartbeatInterval: 25,
+    now: () => scheduler.now(),
+    onError: (error) => errors.push(error),
+  });
   let generated = 0;
   const session = (id = SID, mutate: () => ChangeEvent | undefined = () => update(id)) => {
     const stop$ = new Subject<void>();
@@ -82,7 +92,7 @@ function setup({ history = 100, changesPerTick = 1 } = {}) {
     }
     scheduler.frame = ms;
   };
-  return { scheduler, store, update, fanout, session, advanceTo, generated: () => generated };
+  return { scheduler, store, update, fanout, session, advanceTo, errors, generated: () => generated };
 }
 
 describe('fan-out', () => {
@@ -249,6 +259,22 @@ describe('fan-out', () => {
     await advanceTo(15);
     s.stop();
     expect(scheduler.actions).toEqual([]);
+  });
+
+  it("cuts a session's streams, and says why, when its events fail", async () => {
+    const { fanout, session, advanceTo, errors } = setup();
+    let calls = 0;
+    const s = session(SID, () => {
+      if (++calls === 2) throw new Error('generator bug');
+      return undefined;
+    });
+    const sink = new RecordingSink();
+    fanout.open(s, sink, 0);
+    await advanceTo(30);
+    expect(errors).toEqual([new Error('generator bug')]);
+    expect(sink.destroyed).toBe(true);
+    expect(sink.ended).toBeUndefined();
+    expect(fanout.size).toBe(0);
   });
 
   it('stops delivering when closed', async () => {

@@ -22,6 +22,8 @@ export interface FanoutOptions {
   store: Pick<TableStore, 'rows' | 'version' | 'since' | 'changes$'>;
   heartbeatInterval: number;
   now: () => number;
+  /** A session's events failed (a bug): its streams are cut, and this is told why. */
+  onError: (error: unknown, sessionId: string) => void;
 }
 
 interface Member {
@@ -53,7 +55,7 @@ export type Fanout = ReturnType<typeof createFanout>;
  * nothing per change beyond its write. Per session it relays heartbeats and
  * the final `end`.
  */
-export function createFanout({ store, heartbeatInterval, now }: FanoutOptions) {
+export function createFanout({ store, heartbeatInterval, now, onError }: FanoutOptions) {
   const deltaMembers = new Set<Member>();
   const fullMembers = new Set<Member>();
   const groups = new Map<string, Group>();
@@ -140,9 +142,23 @@ export function createFanout({ store, heartbeatInterval, now }: FanoutOptions) {
     group.subscription.add(
       session.events$
         .pipe(filter((event): event is HeartbeatEvent => (event as StreamEvent | undefined)?.type === 'heartbeat'))
-        .subscribe((heartbeat) => {
-          const frame = formatEvent(heartbeat);
-          for (const { sink } of group.members) sink.send(frame, 1);
+        .subscribe({
+          next: (heartbeat) => {
+            const frame = formatEvent(heartbeat);
+            for (const { sink } of group.members) sink.send(frame, 1);
+          },
+          error: (error: unknown) => {
+            onError(error, session.id);
+            // The session cannot go on; its clients reconnect and learn its fate.
+            groups.delete(session.id);
+            for (const member of group.members) {
+              deltaMembers.delete(member);
+              fullMembers.delete(member);
+              member.sink.destroy();
+            }
+            group.members.clear();
+            group.subscription.unsubscribe();
+          },
         }),
     );
     group.subscription.add(

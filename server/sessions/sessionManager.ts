@@ -60,7 +60,12 @@ export function createSessionManager({
 }: SessionManagerOptions) {
   const sessions = new Map<string, Session & { stop$: Subject<void>; watch: Subscription }>();
   let connections = 0;
-  const fanout = createFanout({ store, heartbeatInterval: config.heartbeatInterval, now: () => scheduler.now() });
+  const fanout = createFanout({
+    store,
+    heartbeatInterval: config.heartbeatInterval,
+    now: () => scheduler.now(),
+    onError: (err, sessionId) => logger.error({ err, session_id: sessionId }, 'session failed; its streams are cut'),
+  });
   const mix: MutationMix = {
     weights: config.weights,
     minRecords: config.minRecords,
