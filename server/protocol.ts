@@ -81,6 +81,22 @@ export interface EndEvent {
 
 export type StreamEvent = InitEvent | ChangeEvent | HeartbeatEvent | EndEvent;
 
+/** Every `type` a stream event can have, for code that checks messages at run time. */
+export const STREAM_EVENT_TYPES = [
+  'init',
+  'add',
+  'update',
+  'delete',
+  'batch_update',
+  'heartbeat',
+  'end',
+] as const satisfies readonly StreamEvent['type'][];
+
+// Fails to compile if a type of StreamEvent is missing from the list above.
+const _everyStreamEventType: Exclude<StreamEvent['type'], (typeof STREAM_EVENT_TYPES)[number]> extends never
+  ? true
+  : never = true;
+
 export interface ErrorBody {
   status: 'error';
   code: string;

@@ -1,38 +1,12 @@
 import { derived, get, writable } from 'svelte/store';
 import type { DataResponse, StreamEvent } from '../../../server/protocol';
-import { SESSION_ID_PATTERN } from '../../../server/protocol';
+import { SESSION_ID_PATTERN, STREAM_EVENT_TYPES } from '../../../server/protocol';
 import type { MessageKey, MessageParams } from './i18n';
+import { HeldChanges } from './heldChanges';
+import { browserDeps, type KeyValueStore, type LiveTableDeps, type StreamSource } from './pageDeps';
 import { averageScore, initialState, reduce, reduceAll, type LogKind, type Message } from './reducer';
 
-/** The part of `EventSource` this module uses, so tests can hand in a fake. */
-export interface StreamSource {
-  readonly readyState: number;
-  onopen: ((event: Event) => void) | null;
-  onmessage: ((event: MessageEvent<string>) => void) | null;
-  onerror: ((event: Event) => void) | null;
-  close(): void;
-}
-
-type KeyValueStore = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
-
-/** Everything with side effects the live table needs from the page. */
-export interface LiveTableDeps {
-  openStream: (url: string) => StreamSource;
-  fetch: (input: string, init?: RequestInit) => Promise<Response>;
-  /** Null when storage is unavailable (private mode, sandboxed frame). */
-  storage: () => KeyValueStore | null;
-  /** The current time as an ISO string, for local log entries. */
-  now: () => string;
-  /** False while the tab is hidden, so an idle page does not poll in the background. */
-  visible: () => boolean;
-  /**
-   * Runs `flush` soon, once: the page folds everything the stream delivered
-   * meanwhile in one go. Without it (tests) each message is applied at once.
-   */
-  schedule?: (flush: () => void) => void;
-  /** Changes held back while paused before the page lets them go and reloads on resume; MAX_HELD by default. */
-  maxHeld?: number;
-}
+export type { LiveTableDeps, StreamSource } from './pageDeps';
 
 /** sessionStorage key of the running session, so a reload picks it up again. */
 export const SESSION_KEY = 'livetable.session';
@@ -59,44 +33,7 @@ export const IDLE_SYNC_MS = 3000;
  * afresh instead of replaying them, so a long pause cannot fill the memory.
  */
 export const MAX_HELD = 20_000;
-const STREAM_TYPES = new Set<string>(['init', 'add', 'update', 'delete', 'batch_update', 'heartbeat', 'end']);
-
-function browserDeps(): LiveTableDeps {
-  return {
-    openStream: (url) => new EventSource(url),
-    fetch: (input, init) => fetch(input, init),
-    storage: () => {
-      try {
-        return sessionStorage;
-      } catch {
-        return null;
-      }
-    },
-    now: () => new Date().toISOString(),
-    visible: () => document.visibilityState !== 'hidden',
-    schedule: nextFrame,
-  };
-}
-
-/**
- * The next animation frame, or a timer if frames do not come: a hidden tab
- * gets none, and its queue must not grow for as long as it stays hidden.
- */
-function nextFrame(flush: () => void): void {
-  let done = false;
-  const once = () => {
-    if (done) return;
-    done = true;
-    cancelAnimationFrame(frame);
-    clearTimeout(timer);
-    flush();
-  };
-  const frame = requestAnimationFrame(once);
-  const timer = setTimeout(once, FRAME_FALLBACK_MS);
-}
-
-/** How long a change may wait for a frame before it is applied without one. */
-const FRAME_FALLBACK_MS = 250;
+const STREAM_TYPES = new Set<string>(STREAM_EVENT_TYPES);
 
 function streamUrl(id: string, since: number | undefined): string {
   return since === undefined ? `/api/stream/${id}` : `/api/stream/${id}?since=${since}`;
@@ -145,11 +82,8 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
   // Stream messages wait here for the next frame; everything else applies them first.
   let queue: Message[] = [];
   let scheduled = false;
-  // Changes held back while the viewer has paused live updates, oldest first.
-  let held: Message[] = [];
-  // Changes counted while paused after `held` overflowed; resuming then reloads.
-  let dropped = 0;
-  const maxHeld = deps.maxHeld ?? MAX_HELD;
+  // Changes held back while the viewer has paused live updates.
+  const held = new HeldChanges<Message>(deps.maxHeld ?? MAX_HELD);
   // The newest seq received, applied or not, so gaps and replays are told apart before a frame.
   let received = 0;
   const paused = writable({ paused: false, held: 0 });
@@ -339,13 +273,8 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       return;
     }
     if (get(paused).paused) {
-      if (dropped === 0 && held.length < maxHeld) {
-        held.push(message);
-      } else {
-        dropped += held.length + 1;
-        held = [];
-      }
-      paused.set({ paused: true, held: held.length + dropped });
+      held.hold(message);
+      paused.set({ paused: true, held: held.count });
     } else {
       enqueue(message);
     }
@@ -354,20 +283,18 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
   /** Holds back changes from the stream until `resume`; the stream itself stays open. */
   function pause(): void {
     if (get(paused).paused || get(state).sessionId === null) return;
-    paused.set({ paused: true, held: held.length });
+    paused.set({ paused: true, held: held.count });
   }
 
   /** Applies every change held back since `pause`, in one fold, and goes live again. */
   function resume(): void {
     if (!get(paused).paused) return;
-    const batch = held;
-    held = [];
+    const { messages: batch, dropped } = held.take();
     paused.set({ paused: false, held: 0 });
     flush();
     if (dropped > 0) {
       // Too much was let go to replay: start over from a fresh snapshot.
       note('info', 'log.resync', { count: dropped });
-      dropped = 0;
       const id = get(state).sessionId;
       if (id !== null) open(id, false);
       return;
