@@ -55,6 +55,30 @@ async function launchServer(args: string[]): Promise<LiveServer> {
   return server;
 }
 
+type GridReader = () => [rowIndex: number, row: Row][];
+
+/**
+ * Installed in the page before it loads: `__gridRows()` reads the rows the
+ * grid has rendered, as their cells show them, with their aria-rowindex.
+ * (Code run in the page cannot call the test's own functions.)
+ */
+function defineGridReader(): void {
+  const reader: GridReader = () =>
+    [...document.querySelectorAll('[data-testid="table"] tbody tr[data-row-id]')].map((tr) => {
+      const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '');
+      const row: Row = {
+        id: Number(cells[0]),
+        name: cells[1] ?? '',
+        age: Number(cells[2]),
+        city: cells[3] ?? '',
+        score: Number(cells[4]),
+        status: cells[5] as Row['status'],
+      };
+      return [Number(tr.getAttribute('aria-rowindex')), row];
+    });
+  (window as unknown as { __gridRows: GridReader }).__gridRows = reader;
+}
+
 /** The page as a user sees it, with the locators the journeys need. */
 export class LiveTablePage {
   readonly start: Locator;
@@ -80,6 +104,7 @@ export class LiveTablePage {
   }
 
   async open(): Promise<void> {
+    await this.page.addInitScript(defineGridReader);
     await this.page.goto('/');
     await expect(this.table).toBeVisible();
   }
@@ -91,6 +116,13 @@ export class LiveTablePage {
 
   async waitForVersion(atLeast: number): Promise<void> {
     await expect.poll(() => this.version(), { timeout: 15_000 }).toBeGreaterThanOrEqual(atLeast);
+  }
+
+  /** The rows the grid has rendered right now, read at one instant, in grid order. */
+  async renderedRows(): Promise<Row[]> {
+    return this.page.evaluate(() =>
+      (window as unknown as { __gridRows: GridReader }).__gridRows().map(([, row]) => row),
+    );
   }
 
   /** Every row of the grid as its cells read, in order: scrolls the grid through as a user would. */
@@ -112,16 +144,8 @@ export class LiveTablePage {
       const painted = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
       const seen = new Map<number, Row>();
       const read = () => {
-        for (const tr of table.querySelectorAll('tbody tr[data-row-id]')) {
-          const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '');
-          seen.set(Number(tr.getAttribute('aria-rowindex')), {
-            id: Number(cells[0]),
-            name: cells[1] ?? '',
-            age: Number(cells[2]),
-            city: cells[3] ?? '',
-            score: Number(cells[4]),
-            status: cells[5] as Row['status'],
-          });
+        for (const [rowIndex, row] of (window as unknown as { __gridRows: GridReader }).__gridRows()) {
+          seen.set(rowIndex, row);
         }
       };
       const stats = { records: text('stat-records'), updates: text('stat-updates'), average: text('stat-average') };

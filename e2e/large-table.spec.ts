@@ -15,23 +15,6 @@ test.use({
   ],
 });
 
-/** The rows the grid has rendered right now, read at one instant, in grid order. */
-function renderedRows(app: LiveTablePage): Promise<Row[]> {
-  return app.page.evaluate(() =>
-    [...document.querySelectorAll('[data-testid="table"] tbody tr[data-row-id]')].map((tr) => {
-      const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '');
-      return {
-        id: Number(cells[0]),
-        name: cells[1] ?? '',
-        age: Number(cells[2]),
-        city: cells[3] ?? '',
-        score: Number(cells[4]),
-        status: cells[5] as Row['status'],
-      };
-    }),
-  );
-}
-
 /** The id of the row a user sees at the top of the grid, just under the header. */
 function topRowId(app: LiveTablePage): Promise<number> {
   return app.page.evaluate(() => {
@@ -75,12 +58,12 @@ test('sorting by a column holds while the data streams', async ({ app, server })
   await expect(score).toHaveAttribute('aria-sort', 'descending');
   const before = await app.version();
   await app.waitForVersion(before + 30);
-  const live = await renderedRows(app);
+  const live = await app.renderedRows();
   expect(live).toEqual([...live].sort(byScoreDescending));
   await stopAndSettle(app);
   const { data, version } = await server.data();
   await expect.poll(() => app.version()).toBe(version);
-  const shown = await renderedRows(app);
+  const shown = await app.renderedRows();
   expect(shown.length).toBeGreaterThan(10);
   expect(shown).toEqual([...data].sort(byScoreDescending).slice(0, shown.length));
 });
@@ -93,7 +76,7 @@ test('a text filter narrows the grid while the data streams', async ({ app, serv
   await expect.poll(() => app.rowCount()).toBeLessThan(20000);
   const before = await app.version();
   await app.waitForVersion(before + 30);
-  for (const row of await renderedRows(app)) expect(shows(row, city), JSON.stringify(row)).toBe(true);
+  for (const row of await app.renderedRows()) expect(shows(row, city), JSON.stringify(row)).toBe(true);
   await stopAndSettle(app);
   const { data, version } = await server.data();
   await expect.poll(() => app.version()).toBe(version);
@@ -118,7 +101,7 @@ test('pause holds changes back with a count on the button, and resume applies th
   const { data, version } = await server.data();
   await expect.poll(() => app.version()).toBe(version);
   expect(await app.rowCount()).toBe(data.length);
-  expect(await renderedRows(app)).toEqual(data.slice(0, (await renderedRows(app)).length));
+  expect(await app.renderedRows()).toEqual(data.slice(0, (await app.renderedRows()).length));
 });
 
 test('the row in view stays in view while rows are added above it', async ({ app, page }) => {
