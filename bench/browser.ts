@@ -9,7 +9,7 @@
  * streams (open the file in Chrome DevTools) and prints the top functions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { chromium, type Page } from '@playwright/test';
 
@@ -173,6 +173,68 @@ async function scrollFor(page: Page, ms: number): Promise<Measured> {
   return page.evaluate(() => (window as unknown as { __benchStop: () => Measured }).__benchStop());
 }
 
+/** CPU time (ms) of every thread of the given processes and their descendants, by thread name. Linux only. */
+function threadCpu(roots: number[]): Map<string, number> | null {
+  if (!existsSync('/proc/self/task')) return null;
+  const tick = 10; // ms per clock tick (USER_HZ 100)
+  const stat = (path: string) => {
+    const text = readFileSync(path, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return {
+      name: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')),
+      ppid: Number(fields[1]),
+      ticks: Number(fields[11]) + Number(fields[12]),
+    };
+  };
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      parent.set(Number(entry), stat(`/proc/${entry}/stat`).ppid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const ours = (pid: number): string | null => {
+    for (
+      let at: number | undefined = pid, depth = 0;
+      at !== undefined && at > 1 && depth < 10;
+      at = parent.get(at), depth++
+    ) {
+      const root = roots.indexOf(at);
+      if (root >= 0) return root === 0 ? 'server' : 'chromium';
+    }
+    return null;
+  };
+  const cpu = new Map<string, number>();
+  for (const pid of parent.keys()) {
+    const owner = ours(pid);
+    if (owner === null || pid === roots[1]) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const type = /--type=([a-z-]+)/.exec(cmdline)?.[1] ?? (owner === 'server' ? 'node' : 'browser');
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const thread = stat(`/proc/${pid}/task/${tid}/stat`);
+        const key = `${owner === 'server' ? 'server' : type}:${thread.name.replace(/\d+$/, '')}`;
+        cpu.set(key, (cpu.get(key) ?? 0) + thread.ticks * tick);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return cpu;
+}
+
+/** CPU per second of wall time between two `threadCpu` readings, busiest first (threads under 1% left out). */
+function cpuBetween(before: Map<string, number> | null, after: Map<string, number> | null, seconds: number) {
+  if (before === null || after === null) return null;
+  const out: Record<string, number> = {};
+  const rows = [...after].map(([key, ms]) => [key, (ms - (before.get(key) ?? 0)) / seconds] as const);
+  for (const [key, ms] of rows.sort((a, b) => b[1] - a[1])) if (ms >= 10) out[key] = Math.round(ms);
+  out.total = Math.round(rows.reduce((sum, [, ms]) => sum + ms, 0));
+  return out;
+}
+
 interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
   samples?: number[];
@@ -223,7 +285,12 @@ async function main(): Promise<void> {
     const pageLoadMs = Date.now() - loadStart;
 
     // What scrolling alone costs on this machine: no session, nothing streams.
+    // The server, and everything else this process started: Chromium's processes.
+    const roots = [child.pid ?? -1, process.pid];
+    const idleCpu0 = threadCpu(roots);
+    const idleStart = Date.now();
     const idle = await scrollFor(page, IDLE_MS);
+    const idleCpu = cpuBetween(idleCpu0, threadCpu(roots), (Date.now() - idleStart) / 1000);
     const idleFrames = [...idle.deltas.slice(1)].sort((a, b) => a - b);
 
     // The session's init carries the whole table again; the first load ends once it is applied.
@@ -246,7 +313,10 @@ async function main(): Promise<void> {
       await cdp.send('Profiler.enable');
       await cdp.send('Profiler.start');
     }
+    const cpu0 = threadCpu(roots);
+    const cpuStart = Date.now();
     const result = await scrollFor(page, STREAM_MS);
+    const cpu = cpuBetween(cpu0, threadCpu(roots), (Date.now() - cpuStart) / 1000);
     if (cdp && profileFile) {
       const { profile } = await cdp.send('Profiler.stop');
       writeFileSync(profileFile, JSON.stringify(profile));
@@ -276,6 +346,7 @@ async function main(): Promise<void> {
         p95: round(percentile(idleFrames, 95)),
         p99: round(percentile(idleFrames, 99)),
       },
+      scroll_only_cpu_ms_per_s: idleCpu,
       long_tasks_during_load: { count: result.loadTasks.length, longest_ms: round(Math.max(0, ...result.loadTasks)) },
       long_tasks_after_load: { count: result.after.length, longest_ms: round(longest) },
       total_blocking_time_ms: round(result.after.reduce((sum, d) => sum + Math.max(0, d - 50), 0)),
@@ -285,6 +356,8 @@ async function main(): Promise<void> {
         ? { used: round(result.heap.used / 2 ** 20), total: round(result.heap.total / 2 ** 20) }
         : null,
       changes_applied_per_s: round(result.changes / result.seconds),
+      // CPU ms per second while streaming, by process type and thread (Linux only).
+      cpu_ms_per_s: cpu,
       seq_advanced_per_s: round(result.versions / result.seconds),
       targets: TARGETS,
       meets: {
