@@ -418,6 +418,20 @@ describe('liveTable: reconnecting', () => {
     expect(t.texts()).toContain('log.gap');
   });
 
+  it('a stream that keeps talking is never reopened; the watchdog counts from the last message', async () => {
+    const t = await running();
+    for (let seq = 11; seq <= 30; seq++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      t.last().send(add(seq, row(seq)));
+    }
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.sources).toHaveLength(2);
+    expect(t.last().url).toBe(`/api/stream/${ID}?since=30`);
+  });
+
   it('before any init the watchdog waits 2.5 × 10 s', async () => {
     const t = setup({ 'POST /api/start': started });
     await t.live.start();
@@ -567,6 +581,22 @@ describe('liveTable: one render per frame', () => {
     expect(seen).toEqual([10, 30]);
     expect(get(t.live.stats).records).toBe(22);
     expect(t.storage.get(UPDATES_KEY)).toBe('20');
+  });
+
+  it('saves the update count at most once a second, and when the page is hidden away', async () => {
+    let pageHide = () => {};
+    const t = await running({}, { onPageHide: (save) => void (pageHide = save) });
+    t.last().send(add(11, row(11)));
+    expect(t.storage.get(UPDATES_KEY)).toBe('1');
+    t.last().send(add(12, row(12)));
+    t.last().send(add(13, row(13)));
+    expect(t.storage.get(UPDATES_KEY)).toBe('1');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(t.storage.get(UPDATES_KEY)).toBe('3');
+    t.last().send(add(14, row(14)));
+    expect(t.storage.get(UPDATES_KEY)).toBe('3');
+    pageHide();
+    expect(t.storage.get(UPDATES_KEY)).toBe('4');
   });
 
   it('applies what is queued before a local action, so the order holds', async () => {

@@ -17,6 +17,8 @@ const CONNECTING = 0;
 const OPEN = 1;
 /** A stream silent for this many heartbeat intervals is taken for dead. */
 const WATCHDOG_FACTOR = 2.5;
+/** The update count is saved for a reload at most this often (and when the page is hidden away). */
+const UPDATES_WRITE_MS = 1000;
 const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 10_000;
 const DEFAULT_RETRY_AFTER_S = 5;
@@ -65,10 +67,18 @@ function retryAfterSeconds(header: string | null): number {
  */
 export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
   const state = writable(initialState());
+  // The state as of the last fold, read on every message without a store round trip.
+  let latest = initialState();
+  state.subscribe((s) => (latest = s));
   const busy = writable(false);
 
   let source: StreamSource | null = null;
   let watchdog: ReturnType<typeof setTimeout> | undefined;
+  /** When the stream last delivered anything, and the silence the watchdog allows (ms). */
+  let heardAt = 0;
+  let watchdogMs = 0;
+  let updatesTimer: ReturnType<typeof setTimeout> | undefined;
+  let updatesWrittenAt = -Infinity;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let idle: ReturnType<typeof setTimeout> | undefined;
   let probe: AbortController | null = null;
@@ -110,11 +120,29 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     }
   }
 
+  /**
+   * Keeps the update count across a reload: written at most once a second
+   * (a storage write is synchronous, and a frame's worth of changes would
+   * pay for it every frame) and once more when the page goes away.
+   */
   function rememberUpdates(batch: readonly Message[]): void {
-    if (!batch.some((m) => 'seq' in m)) return;
-    const { updates, sessionId } = get(state);
+    if (updatesTimer !== undefined || !batch.some((m) => 'seq' in m)) return;
+    const wait = updatesWrittenAt + UPDATES_WRITE_MS - Date.now();
+    if (wait <= 0) writeUpdates();
+    else updatesTimer = setTimeout(writeUpdates, wait);
+  }
+
+  function writeUpdates(): void {
+    clearTimeout(updatesTimer);
+    updatesTimer = undefined;
+    updatesWrittenAt = Date.now();
+    const { updates, sessionId } = latest;
     if (sessionId !== null) store((s) => s.setItem(UPDATES_KEY, String(updates)));
   }
+  deps.onPageHide?.(() => {
+    flush();
+    if (updatesTimer !== undefined) writeUpdates();
+  });
 
   const current = () => {
     flush();
@@ -148,6 +176,8 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
   }
 
   function forget(): void {
+    clearTimeout(updatesTimer);
+    updatesTimer = undefined;
     store((s) => {
       s.removeItem(SESSION_KEY);
       s.removeItem(UPDATES_KEY);
@@ -200,7 +230,10 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     };
     es.onmessage = (event) => {
       receive(event.data);
-      if (source === es && !stopping) armWatchdog(id);
+      if (source !== es || stopping) return;
+      heardAt = Date.now();
+      // An init can bring a new heartbeat interval; otherwise the timer set stands.
+      if (watchdogMs !== WATCHDOG_FACTOR * latest.heartbeatInterval) armWatchdog(id);
     };
     es.onerror = () => {
       if (stopping) {
@@ -221,15 +254,28 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     armWatchdog(id);
   }
 
+  /**
+   * Reopens the stream once it has been silent for WATCHDOG_FACTOR heartbeat
+   * intervals. Messages only note the time they came (a timer reset per
+   * message would cost a thousand timers a second); the timer, when it
+   * fires, waits again for whatever is left of the silence.
+   */
   function armWatchdog(id: string): void {
     clearTimeout(watchdog);
-    // Read without a flush: this runs for every message, and inits apply at once.
-    const ms = WATCHDOG_FACTOR * get(state).heartbeatInterval;
-    watchdog = setTimeout(() => {
+    heardAt = Date.now();
+    // Read without a flush: inits apply at once.
+    const ms = (watchdogMs = WATCHDOG_FACTOR * latest.heartbeatInterval);
+    const check = () => {
+      const left = heardAt + ms - Date.now();
+      if (left > 0) {
+        watchdog = setTimeout(check, left);
+        return;
+      }
       note('info', 'log.stalled', { seconds: ms / 1000 });
       dispatch({ type: 'connection', state: 'reconnecting' });
       open(id, true);
-    }, ms);
+    };
+    watchdog = setTimeout(check, ms);
   }
 
   function receive(data: string): void {
@@ -259,10 +305,10 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       if (message.type === 'end') leaveSession();
       return;
     }
-    const before = Math.max(received, get(state).version);
+    const before = Math.max(received, latest.version);
     if (message.seq <= before) return; // a replay of what we hold or hold back
     received = message.seq;
-    const id = get(state).sessionId;
+    const id = latest.sessionId;
     if (message.seq > before + 1 && id !== null) {
       // A gap should never happen; if it does, the table cannot be trusted:
       // start over from a fresh snapshot rather than drift from the server.

@@ -26,6 +26,8 @@ export interface LiveTableDeps {
    * meanwhile in one go. Without it (tests) each message is applied at once.
    */
   schedule?: (flush: () => void) => void;
+  /** Calls `save` when the page is being unloaded or put away (pagehide). */
+  onPageHide?: (save: () => void) => void;
   /** Changes held back while paused before the page lets them go and reloads on resume; MAX_HELD by default. */
   maxHeld?: number;
 }
@@ -45,6 +47,8 @@ export function browserDeps(): LiveTableDeps {
     now: () => new Date().toISOString(),
     visible: () => document.visibilityState !== 'hidden',
     schedule: nextFrame,
+    // (The module's own live table is also built where there is no window: tests, SSR.)
+    onPageHide: (save) => globalThis.addEventListener?.('pagehide', save),
   };
 }
 

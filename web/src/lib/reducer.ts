@@ -136,6 +136,14 @@ class ChangeRun {
   private flash: Record<number, Flash>;
   /** Entries in `flash`, counted once when it is first copied. */
   private flashSize = -1;
+  /**
+   * The highlights as [id, seq], oldest first (lowest id first among
+   * equals), from `flashHead` on: the next to go when there are more than
+   * FLASH_LIMIT. An entry whose row has since changed again or gone is stale
+   * and skipped.
+   */
+  private flashOrder: [number, number][] = [];
+  private flashHead = 0;
   private readonly entries: LogEntry[] = [];
   private version: number;
   private updates: number;
@@ -241,21 +249,34 @@ class ChangeRun {
     if (old !== undefined) this.scoreSum -= tenths(old);
   }
 
+  /** Copies the highlights once per run, and orders them by age once. */
   private ownFlash(): void {
-    if (this.flashSize === -1) {
-      this.flash = { ...this.flash };
-      this.flashSize = 0;
-      for (const _ in this.flash) this.flashSize++;
-    }
+    if (this.flashSize !== -1) return;
+    this.flash = { ...this.flash };
+    for (const key in this.flash)
+      this.flashOrder.push([Number(key), (this.flash[key as unknown as number] as Flash).seq]);
+    this.flashOrder.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+    this.flashSize = this.flashOrder.length;
   }
 
+  /**
+   * Keeps the FLASH_LIMIT most recent highlights, so the record cannot grow
+   * without bound: the oldest go first, the lowest id first among equals.
+   */
   private highlight(rows: readonly { id: number }[], kind: Flash['kind'], seq: number): void {
     this.ownFlash();
-    for (const row of rows) {
-      if (!(row.id in this.flash)) this.flashSize++;
-      this.flash[row.id] = { kind, seq };
+    const ids = rows.length === 1 ? [(rows[0] as { id: number }).id] : rows.map((row) => row.id).sort((a, b) => a - b);
+    for (const id of ids) {
+      if (!(id in this.flash)) this.flashSize++;
+      this.flash[id] = { kind, seq };
+      this.flashOrder.push([id, seq]);
     }
-    this.flashSize = dropOldestFlash(this.flash, this.flashSize);
+    while (this.flashSize > FLASH_LIMIT && this.flashHead < this.flashOrder.length) {
+      const [id, at] = this.flashOrder[this.flashHead++] as [number, number];
+      if (this.flash[id]?.seq !== at) continue;
+      delete this.flash[id];
+      this.flashSize--;
+    }
   }
 
   private log(kind: LogKind, text: LogText, at: string): void {
@@ -263,28 +284,6 @@ class ChangeRun {
     // Only the newest LOG_LIMIT can survive; drop the rest as we go.
     if (this.entries.length > 2 * LOG_LIMIT) this.entries.splice(0, this.entries.length - LOG_LIMIT);
   }
-}
-
-/**
- * Keeps the FLASH_LIMIT most recent highlights, so the record cannot grow
- * without bound. In place and without sorting, as a change pushes only one
- * or a few entries over: drops the oldest, the lowest id first among equals
- * (integer keys iterate in ascending order).
- */
-function dropOldestFlash(flash: Record<number, Flash>, size: number): number {
-  for (; size > FLASH_LIMIT; size--) {
-    let oldest: string | null = null;
-    let seq = Infinity;
-    for (const key in flash) {
-      const entry = flash[key as unknown as number] as Flash;
-      if (entry.seq < seq) {
-        seq = entry.seq;
-        oldest = key;
-      }
-    }
-    if (oldest !== null) delete flash[oldest as unknown as number];
-  }
-  return size;
 }
 
 function isChange(message: Message): message is ChangeEvent {
