@@ -210,6 +210,61 @@ describe('sessions', () => {
   });
 });
 
+describe('the watch stream (GET /api/stream)', () => {
+  it('follows the table with no session: init, the changes of every session, heartbeats, no end', async () => {
+    await serve();
+    const watch = await stream('/api/stream');
+    expect(watch.status).toBe(200);
+    await watch.waitFor((e) => e.type === 'init');
+    expect(events(watch)[0]).toMatchObject({ type: 'init', session_id: null, version: 0 });
+    const [a, b] = await Promise.all([startSession(), startSession()]);
+    // A session generates while its own streams are open; a watch keeps none running.
+    const streamA = await stream(`/api/stream/${a}`);
+    const streamB = await stream(`/api/stream/${b}`);
+    await watch.waitFor(atLeastSeq(20));
+    await json(`/api/stop/${a}`, { method: 'POST' });
+    await json(`/api/stop/${b}`, { method: 'POST' });
+    await Promise.all([streamA.closed, streamB.closed]);
+    await watch.waitFor((e) => e.type === 'heartbeat');
+    const origins = new Set(events(watch).flatMap((e) => ('seq' in e ? [e.session_id] : [])));
+    expect(origins).toEqual(new Set([a, b]));
+    expect(events(watch).some((e) => e.type === 'end')).toBe(false);
+    const { body } = await json<DataResponse>('/api/data');
+    await expect.poll(() => replay(events(watch)).version).toBe(body.version);
+    expect(replay(events(watch))).toEqual({ rows: body.data, version: body.version });
+    watch.close();
+    await expectIdle();
+  });
+
+  it('resumes with Last-Event-ID, and counts against --max-connections', async () => {
+    await serve({ maxConnections: 2, maxConnectionsPerSession: 1 });
+    const id = await startSession();
+    await stream(`/api/stream/${id}`); // keeps the generator running
+    const first = await stream('/api/stream');
+    await first.waitFor(atLeastSeq(5));
+    const refused = await json<{ code: string }>('/api/stream');
+    expect(refused).toMatchObject({ status: 429, body: { code: 'too_many_connections' } });
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    first.close();
+    await expect.poll(async () => (await json<MetricsResponse>('/api/metrics')).body.total_connections).toBe(1);
+    const lastSeen = Math.max(...seqsOf(events(first)));
+    const second = await stream('/api/stream', { 'Last-Event-ID': String(lastSeen) });
+    await second.waitFor(atLeastSeq(lastSeen + 5));
+    expect(events(second).some((e) => e.type === 'init')).toBe(false);
+    const seqs = [...seqsOf(events(first)), ...seqsOf(events(second))];
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+  });
+
+  it('answers HEAD and POST with 405', async () => {
+    await serve();
+    const head = await fetch(`${running!.url}/api/stream`, { method: 'HEAD' });
+    expect(head.status).toBe(405);
+    expect(head.headers.get('allow')).toBe('GET');
+    const post = await json<{ code: string }>('/api/stream', { method: 'POST' });
+    expect(post).toMatchObject({ status: 405, body: { code: 'method_not_allowed' } });
+  });
+});
+
 describe('resume', () => {
   it('with Last-Event-ID replays exactly the missed changes: no init, no gap, no duplicate', async () => {
     await serve();

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import polka, { type Middleware, type Request } from 'polka';
 import sirv from 'sirv';
 import type { Logger } from 'pino';
@@ -54,6 +55,7 @@ const API_ROUTES: Record<string, string[]> = {
   '/api/metrics': ['GET', 'HEAD'],
   '/api/start': ['POST'],
   '/api/stop/:id': ['POST'],
+  '/api/stream': ['GET'],
   '/api/stream/:id': ['GET'],
 };
 
@@ -187,13 +189,16 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     sendJson(res, 200, body);
   });
 
-  // Polka answers HEAD with the GET handler; a stream has no HEAD.
-  app.head('/api/stream/:id', () => {
-    throw new HttpError(405, 'method_not_allowed', '/api/stream/:id takes GET, not HEAD.', { Allow: 'GET' });
-  });
-
-  app.get('/api/stream/:id', (req, res) => {
-    const id = sessionIdParam(req);
+  /**
+   * Opens an SSE stream on `res` through `connect`, which admits it (or
+   * throws the 404/429 a client gets as plain JSON) before the stream starts.
+   */
+  const openStream = (
+    req: Request,
+    res: ServerResponse,
+    label: Record<string, string>,
+    connect: (cursor: number | undefined, open: () => SseStream) => () => void,
+  ) => {
     const full = fullMode(req);
     // A full stream's events carry the table as it is when sent, which is
     // wrong for replayed changes: it resumes with a fresh init instead.
@@ -202,15 +207,13 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     // Set once connect returns: a stream that fails while opening is closed
     // (and its place given back) by connect itself.
     const connection: { close?: () => void } = {};
-    // The stream is only opened once the session and the limits admit it:
-    // a refusal (404, 429) is still a plain JSON answer.
-    connection.close = sessions.connect(id, cursor, () => {
+    connection.close = connect(cursor, () => {
       stream = new SseStream(req, res, {
         full,
         maxBuffer: config.maxBuffer,
         onOverflow: (buffered) => {
           stats.slowDisconnects++;
-          logger.warn({ session_id: id, buffered }, 'slow reader disconnected');
+          logger.warn({ ...label, buffered }, 'slow reader disconnected');
         },
         onClose: () => {
           openStreams.delete(stream as SseStream);
@@ -220,6 +223,23 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
       openStreams.add(stream);
       return stream;
     });
+  };
+
+  // Polka answers HEAD with the GET handler; a stream has no HEAD.
+  for (const path of ['/api/stream', '/api/stream/:id']) {
+    app.head(path, () => {
+      throw new HttpError(405, 'method_not_allowed', `${path} takes GET, not HEAD.`, { Allow: 'GET' });
+    });
+  }
+
+  app.get('/api/stream/:id', (req, res) => {
+    const id = sessionIdParam(req);
+    openStream(req, res, { session_id: id }, (cursor, open) => sessions.connect(id, cursor, open));
+  });
+
+  // The table's changes, whoever makes them, for a page with no session of its own.
+  app.get('/api/stream', (req, res) => {
+    openStream(req, res, { stream: 'watch' }, (cursor, open) => sessions.watch(cursor, open));
   });
 
   app.get('/api/metrics', (_req, res) => {

@@ -264,7 +264,16 @@ describe('a hostile-input corpus', () => {
     ['broken percent-encoding', () => rawGet('/%zz'), 400, 'invalid_path'],
     // Unknown API routes
     ['unknown API route', () => get('/api/nope'), 404, 'not_found'],
-    ['stream without an id', () => get('/api/stream'), 404, 'not_found'],
+    // The watch stream checks its resume point like a session stream
+    ['watch: since letters', () => get('/api/stream?since=abc'), 400, 'invalid_since'],
+    [
+      'watch: Last-Event-ID negative',
+      () => get('/api/stream', { 'Last-Event-ID': '-1' }),
+      400,
+      'invalid_last_event_id',
+    ],
+    ['watch: full=yes', () => get('/api/stream?full=yes'), 400, 'invalid_full'],
+    ['PUT /api/stream', () => http(`${base}/api/stream`, { method: 'PUT' }), 405, 'method_not_allowed'],
     ['data with a suffix', () => get('/api/data/extra'), 404, 'not_found'],
     // Tokens
     ['no token', () => http(`${base}/api/start`, { method: 'POST' }), 401, 'unauthorized'],

@@ -56,7 +56,8 @@ export type ChangeEvent = AddEvent | UpdateEvent | DeleteEvent | BatchUpdateEven
 
 export interface InitEvent {
   type: 'init';
-  session_id: string;
+  /** The session streamed, or null on the session-less watch stream (`GET /api/stream`). */
+  session_id: string | null;
   data: Row[];
   /** The `seq` of the last change contained in `data`. */
   version: number;

@@ -1,5 +1,5 @@
 import { createParser } from 'eventsource-parser';
-import { Subject, VirtualAction, VirtualTimeScheduler } from 'rxjs';
+import { interval, map, NEVER, Subject, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Sink } from '../http/sse.js';
 import type { ChangeEvent, StreamEvent } from '../protocol.js';
@@ -79,7 +79,7 @@ function setup({ history = 100, changesPerTick = 1 } = {}) {
     });
     // The session manager holds the end for as long as the session runs.
     pipeline.end$.subscribe();
-    return { id, events$: pipeline.events$, end$: pipeline.end$, stop: () => stop$.next() };
+    return { id, initSessionId: id, events$: pipeline.events$, end$: pipeline.end$, stop: () => stop$.next() };
   };
   /** Moves virtual time on to `ms`, letting each tick's write go out as it would. */
   const advanceTo = async (ms: number) => {
@@ -113,6 +113,40 @@ describe('fan-out', () => {
     expect(sink.events.at(-1)).toEqual({ type: 'end', session_id: SID, reason: 'stopped', message: '数据生成已结束' });
     expect(sink.events[1]?.id).toBe('1');
     expect(fanout.size).toBe(0);
+  });
+
+  it('a watch group: init without a session, the changes of every session, its own heartbeats, no end', async () => {
+    const { fanout, session, advanceTo, scheduler } = setup();
+    const watcher = {
+      id: '*watch',
+      initSessionId: null,
+      events$: interval(25, scheduler).pipe(map(() => ({ type: 'heartbeat' as const, timestamp: 'beat' }))),
+      end$: NEVER,
+    };
+    const a = session(SID);
+    const b = session(OTHER);
+    const sessionSink = new RecordingSink();
+    fanout.open(a, sessionSink, undefined);
+    const sink = new RecordingSink();
+    const leave = fanout.open(watcher, sink, undefined);
+    await advanceTo(12);
+    fanout.open(b, new RecordingSink(), undefined);
+    await advanceTo(30);
+    a.stop();
+    b.stop();
+    await advanceTo(60);
+    expect(sink.events[0]).toMatchObject({ type: 'init', session_id: null, version: 0 });
+    const changes = sink.events.filter((e) => 'seq' in e) as ChangeEvent[];
+    expect(new Set(changes.map((e) => e.session_id))).toEqual(new Set([SID, OTHER]));
+    expect(changes.map((e) => e.seq)).toEqual(changes.map((_, i) => i + 1));
+    expect(sink.types.filter((t) => t === 'heartbeat')).toHaveLength(2);
+    expect(sink.types).not.toContain('end');
+    expect(sink.ended).toBeUndefined();
+    expect(sessionSink.types.at(-1)).toBe('end');
+    leave();
+    expect(fanout.size).toBe(0);
+    // The watch group's heartbeat timer stops with its last stream.
+    expect(scheduler.actions.filter((action) => !action.closed)).toHaveLength(0);
   });
 
   it('writes the changes of one tick once: one write per client, each change its own message and id', async () => {

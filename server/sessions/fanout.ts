@@ -12,7 +12,10 @@ import type { TableStore } from '../store/tableStore.js';
 
 /** What the fan-out needs of a session: its heartbeats and its end. */
 export interface FanoutSession {
+  /** Groups the session's streams. */
   readonly id: string;
+  /** What `init` names as its session: the id, or null on the watch stream. */
+  readonly initSessionId: string | null;
   /** Subscribing keeps the session's generator running. */
   readonly events$: Observable<unknown>;
   readonly end$: Observable<EndReason>;
@@ -63,7 +66,7 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
   let scheduled = false;
   // A reconnect burst asks for the same table many times; a big table's init
   // is megabytes of JSON, so the newest is kept until the table moves on.
-  let lastInit: { sessionId: string; version: number; frame: string } | undefined;
+  let lastInit: { sessionId: string | null; version: number; frame: string } | undefined;
   // History entries are the same objects a replay sends again, so each is
   // serialized once however many clients resume through it.
   const frames = new WeakMap<ChangeEvent, string>();
@@ -114,7 +117,7 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
     deliver(fullMembers, entries, (entry) => entry.full);
   }
 
-  const initFrame = (sessionId: string): string => {
+  const initFrame = (sessionId: string | null): string => {
     const version = store.version;
     if (lastInit?.sessionId !== sessionId || lastInit.version !== version) {
       const init: InitEvent = {
@@ -206,7 +209,7 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
       const backlog = cursor === undefined || sink.full ? undefined : store.since(cursor);
       let after: number;
       if (backlog === undefined) {
-        sink.send(initFrame(session.id), 1);
+        sink.send(initFrame(session.initSessionId), 1);
         after = store.version;
       } else {
         if (backlog.length > 0) sink.send(backlog.map(frameOf).join(''), backlog.length);

@@ -1,21 +1,23 @@
 import { customAlphabet } from 'nanoid';
-import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import { interval, map, NEVER, Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { HttpError } from '../http/httpError.js';
 import type { Sink } from '../http/sse.js';
-import type { ChangeEvent, EndReason } from '../protocol.js';
+import type { ChangeEvent, EndReason, HeartbeatEvent } from '../protocol.js';
 import type { SessionRecord, SessionStore } from '../store/sessionStore.js';
 import type { TableStore } from '../store/tableStore.js';
 import { nextMutation, type MutationMix } from '../table/mutations.js';
 import type { Random } from '../table/random.js';
-import { createFanout } from './fanout.js';
+import { createFanout, type FanoutSession } from './fanout.js';
 import { sessionPipeline, type SessionPipeline } from './sessionPipeline.js';
 
 const newSessionId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 16);
 
 /** Seconds a client refused for too many connections should wait. */
 const RETRY_AFTER_S = '5';
+/** The fan-out group of the watch streams; no session id looks like it. */
+const WATCH_GROUP = '*watch';
 
 export interface Session {
   readonly id: string;
@@ -66,6 +68,33 @@ export function createSessionManager({
     now: () => scheduler.now(),
     onError: (err, sessionId) => logger.error({ err, session_id: sessionId }, 'session failed; its streams are cut'),
   });
+  /**
+   * The watch streams' group: their heartbeats come from a timer that runs
+   * while at least one is open (the fan-out subscribes with the first and
+   * unsubscribes after the last); they never end.
+   */
+  const watcher: FanoutSession = {
+    id: WATCH_GROUP,
+    initSessionId: null,
+    events$: interval(config.heartbeatInterval, scheduler).pipe(
+      map((): HeartbeatEvent => ({ type: 'heartbeat', timestamp: new Date(scheduler.now()).toISOString() })),
+    ),
+    end$: NEVER,
+  };
+
+  const checkServerLimit = () => {
+    if (connections >= config.maxConnections) {
+      throw new HttpError(
+        429,
+        'too_many_connections',
+        `The server has ${connections} open streams, the most allowed.`,
+        {
+          'Retry-After': RETRY_AFTER_S,
+        },
+      );
+    }
+  };
+
   const mix: MutationMix = {
     weights: config.weights,
     minRecords: config.minRecords,
@@ -189,16 +218,7 @@ export function createSessionManager({
           { 'Retry-After': RETRY_AFTER_S },
         );
       }
-      if (connections >= config.maxConnections) {
-        throw new HttpError(
-          429,
-          'too_many_connections',
-          `The server has ${connections} open streams, the most allowed.`,
-          {
-            'Retry-After': RETRY_AFTER_S,
-          },
-        );
-      }
+      checkServerLimit();
       session.connections++;
       connections++;
       let released = false;
@@ -212,7 +232,37 @@ export function createSessionManager({
       };
       try {
         const sink = open();
-        leave = fanout.open({ id, events$: session.pipeline.events$, end$: session.pipeline.end$ }, sink, cursor);
+        leave = fanout.open(
+          { id, initSessionId: id, events$: session.pipeline.events$, end$: session.pipeline.end$ },
+          sink,
+          cursor,
+        );
+      } catch (err) {
+        release();
+        throw err;
+      }
+      return release;
+    },
+
+    /**
+     * Opens a watch stream on the sink `open` makes: the table's changes,
+     * whichever session makes them, with heartbeats and no end, resuming after
+     * `cursor` when given. Returns the function that takes it out. Throws
+     * HttpError 429 past --max-connections, before `open` is called.
+     */
+    watch(cursor: number | undefined, open: () => Sink): () => void {
+      checkServerLimit();
+      connections++;
+      let released = false;
+      let leave: (() => void) | undefined;
+      const release = () => {
+        if (released) return;
+        released = true;
+        leave?.();
+        connections--;
+      };
+      try {
+        leave = fanout.open(watcher, open(), cursor);
       } catch (err) {
         release();
         throw err;
