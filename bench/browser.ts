@@ -173,10 +173,17 @@ async function scrollFor(page: Page, ms: number): Promise<Measured> {
   return page.evaluate(() => (window as unknown as { __benchStop: () => Measured }).__benchStop());
 }
 
-/** CPU time (ms) of every thread of the given processes and their descendants, by thread name. Linux only. */
-function threadCpu(roots: number[]): Map<string, number> | null {
+/** A reading of CPU time: per thread ("pid/tid"), its group ("process type:thread name") and ms used so far. */
+type CpuReading = Map<string, { group: string; ms: number }>;
+
+/**
+ * CPU time of every thread of the server and of Chromium's processes (every
+ * other descendant of this process; this process itself, the driver, is left
+ * out). Linux only: null elsewhere.
+ */
+function threadCpu(roots: [server: number, driver: number]): CpuReading | null {
   if (!existsSync('/proc/self/task')) return null;
-  const tick = 10; // ms per clock tick (USER_HZ 100)
+  const tick = 10; // ms per clock tick (USER_HZ is 100 on Linux's common architectures)
   const stat = (path: string) => {
     const text = readFileSync(path, 'utf8');
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
@@ -195,43 +202,60 @@ function threadCpu(roots: number[]): Map<string, number> | null {
       // gone meanwhile
     }
   }
-  const ours = (pid: number): string | null => {
+  const owner = (pid: number): 'server' | 'chromium' | null => {
     for (
       let at: number | undefined = pid, depth = 0;
       at !== undefined && at > 1 && depth < 10;
       at = parent.get(at), depth++
     ) {
-      const root = roots.indexOf(at);
-      if (root >= 0) return root === 0 ? 'server' : 'chromium';
+      if (at === roots[0]) return 'server';
+      if (at === roots[1]) return 'chromium';
     }
     return null;
   };
-  const cpu = new Map<string, number>();
+  const reading: CpuReading = new Map();
   for (const pid of parent.keys()) {
-    const owner = ours(pid);
-    if (owner === null || pid === roots[1]) continue;
+    const who = owner(pid);
+    if (who === null || pid === roots[1]) continue;
+    let type: string;
+    let tids: string[];
     try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const type = /--type=([a-z-]+)/.exec(cmdline)?.[1] ?? (owner === 'server' ? 'node' : 'browser');
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        const thread = stat(`/proc/${pid}/task/${tid}/stat`);
-        const key = `${owner === 'server' ? 'server' : type}:${thread.name.replace(/\d+$/, '')}`;
-        cpu.set(key, (cpu.get(key) ?? 0) + thread.ticks * tick);
-      }
+      type =
+        who === 'server'
+          ? 'server'
+          : (/--type=([a-z-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1] ?? 'browser');
+      tids = readdirSync(`/proc/${pid}/task`);
     } catch {
-      // gone meanwhile
+      continue; // gone meanwhile
+    }
+    for (const tid of tids) {
+      try {
+        const thread = stat(`/proc/${pid}/task/${tid}/stat`);
+        reading.set(`${pid}/${tid}`, { group: `${type}:${thread.name.replace(/\d+$/, '')}`, ms: thread.ticks * tick });
+      } catch {
+        // this thread is gone meanwhile
+      }
     }
   }
-  return cpu;
+  return reading;
 }
 
-/** CPU per second of wall time between two `threadCpu` readings, busiest first (threads under 1% left out). */
-function cpuBetween(before: Map<string, number> | null, after: Map<string, number> | null, seconds: number) {
+/**
+ * CPU ms per second of wall time between two readings, by group, busiest
+ * first (groups under 10 ms/s left out of the list, not of the total). Each
+ * thread counts from the first reading, or from 0 if it started since; a
+ * thread that ended meanwhile is not counted.
+ */
+function cpuBetween(before: CpuReading | null, after: CpuReading | null, seconds: number) {
   if (before === null || after === null) return null;
+  const groups = new Map<string, number>();
+  for (const [thread, { group, ms }] of after) {
+    const used = Math.max(0, ms - (before.get(thread)?.ms ?? 0));
+    groups.set(group, (groups.get(group) ?? 0) + used / seconds);
+  }
   const out: Record<string, number> = {};
-  const rows = [...after].map(([key, ms]) => [key, (ms - (before.get(key) ?? 0)) / seconds] as const);
-  for (const [key, ms] of rows.sort((a, b) => b[1] - a[1])) if (ms >= 10) out[key] = Math.round(ms);
-  out.total = Math.round(rows.reduce((sum, [, ms]) => sum + ms, 0));
+  for (const [group, ms] of [...groups].sort((a, b) => b[1] - a[1])) if (ms >= 10) out[group] = Math.round(ms);
+  out.total = Math.round([...groups.values()].reduce((sum, ms) => sum + ms, 0));
   return out;
 }
 
@@ -286,7 +310,7 @@ async function main(): Promise<void> {
 
     // What scrolling alone costs on this machine: no session, nothing streams.
     // The server, and everything else this process started: Chromium's processes.
-    const roots = [child.pid ?? -1, process.pid];
+    const roots: [number, number] = [child.pid ?? -1, process.pid];
     const idleCpu0 = threadCpu(roots);
     const idleStart = Date.now();
     const idle = await scrollFor(page, IDLE_MS);

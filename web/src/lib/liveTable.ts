@@ -551,6 +551,8 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     destroy(): void {
       teardown();
       stopIdleSync();
+      clearTimeout(updatesTimer);
+      updatesTimer = undefined;
     },
   };
 }
