@@ -174,6 +174,16 @@ export class LiveTablePage {
     return Number(await this.table.getAttribute('aria-rowcount')) - 1;
   }
 
+  /**
+   * Waits until the page has no session running: it can start one, and it
+   * follows the table on the watch stream (its connection is live).
+   */
+  async expectNoSession(options: { timeout?: number } = {}): Promise<void> {
+    await expect(this.start).toBeEnabled(options);
+    await expect(this.stop).toBeDisabled();
+    await expect(this.connection).toHaveAttribute('data-state', 'live');
+  }
+
   /** Waits until the page shows exactly the server's table. */
   async expectSameTableAs(server: LiveServer): Promise<void> {
     const { data, version } = await server.data();

@@ -3,7 +3,7 @@ import { expect, test } from './fixtures.js';
 test.describe('a live session', () => {
   test('start: rows appear and change live, with highlights, stats and log', async ({ app, server }) => {
     const { data } = await server.data();
-    await expect(app.connection).toHaveAttribute('data-state', 'disconnected');
+    await app.expectNoSession();
     await expect(app.rows).toHaveCount(data.length);
     await expect(app.stop).toBeDisabled();
 
@@ -29,7 +29,7 @@ test.describe('a live session', () => {
     await app.start.click();
     await app.waitForVersion(5);
     await app.stop.click();
-    await expect(app.connection).toHaveAttribute('data-state', 'disconnected');
+    await app.expectNoSession();
     await expect(app.log.locator('li[data-kind="info"]').last()).toContainText('数据生成已结束');
     await expect(app.start).toBeEnabled();
     await expect(app.stop).toBeDisabled();
@@ -43,7 +43,7 @@ test.describe('a session with a short timeout', () => {
   test('ends on the page by itself when it times out', async ({ app }) => {
     await app.start.click();
     await app.waitForVersion(3);
-    await expect(app.connection).toHaveAttribute('data-state', 'disconnected', { timeout: 15_000 });
+    await app.expectNoSession({ timeout: 15_000 });
     await expect(app.start).toBeEnabled();
     await expect(app.log.locator('li[data-kind="info"]').last()).toContainText('超时');
   });

@@ -16,7 +16,7 @@ test('a server killed mid-session is a short "reconnecting" to the viewer, and n
     await app.waitForVersion(seen + 5);
   }
   await app.stop.click();
-  await expect(app.connection).toHaveAttribute('data-state', 'disconnected');
+  await app.expectNoSession();
   await app.expectSameTableAs(server);
   // Resumed by Last-Event-ID each time: one snapshot at the start, and no gap.
   const log = page.getByTestId('log');

@@ -16,11 +16,40 @@ test('two pages show the same table', async ({ app, server, browser, baseURL }) 
     await expect(app.connection).toHaveAttribute('data-state', 'live');
     await app.waitForVersion(10);
     await app.stop.click();
-    await expect(app.connection).toHaveAttribute('data-state', 'disconnected');
+    await app.expectNoSession();
     await other.page.bringToFront();
     await other.stop.click();
-    await expect(other.connection).toHaveAttribute('data-state', 'disconnected');
+    await other.expectNoSession();
     await other.expectSameTableAs(server);
+    await app.page.bringToFront();
+    await app.expectSameTableAs(server);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a page with no session shows the changes another page makes, as they come', async ({
+  app,
+  server,
+  browser,
+  baseURL,
+}) => {
+  const context = await browser.newContext({ baseURL });
+  try {
+    await app.expectNoSession();
+    const before = await app.version();
+    const other = new LiveTablePage(await context.newPage());
+    await other.open();
+    await other.start.click();
+    await expect(other.connection).toHaveAttribute('data-state', 'live');
+    await app.page.bringToFront();
+    // No reload, no poll: the watch stream brings them.
+    await app.waitForVersion(before + 5);
+    await expect(app.table.locator('tr[data-flash]').first()).toBeAttached();
+    await expect(app.stop).toBeDisabled();
+    await other.page.bringToFront();
+    await other.stop.click();
+    await other.expectNoSession();
     await app.page.bringToFront();
     await app.expectSameTableAs(server);
   } finally {

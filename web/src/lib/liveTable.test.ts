@@ -1,14 +1,7 @@
 import { get } from 'svelte/store';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Row, StreamEvent } from '../../../server/protocol';
-import {
-  IDLE_SYNC_MS,
-  SESSION_KEY,
-  UPDATES_KEY,
-  createLiveTable,
-  type LiveTableDeps,
-  type StreamSource,
-} from './liveTable';
+import { SESSION_KEY, UPDATES_KEY, createLiveTable, type LiveTableDeps, type StreamSource } from './liveTable';
 
 const ID = 'AbCdEfGh12345678';
 const T0 = '2025-01-01T12:00:00.000Z';
@@ -96,7 +89,6 @@ function setup(overrides: Record<string, Route> = {}, extra: Partial<LiveTableDe
       removeItem: (key) => void storage.delete(key),
     }),
     now: () => T0,
-    visible: () => true,
     ...extra,
   });
   const last = () => {
@@ -106,29 +98,31 @@ function setup(overrides: Record<string, Route> = {}, extra: Partial<LiveTableDe
   };
   const texts = () => get(live.log).map((entry) => (typeof entry.text === 'string' ? entry.text : entry.text.key));
   const streamRequests = () => requests.filter((r) => r.url.startsWith('/api/stream/')).length;
-  return { live, sources, requests, storage, server, fetch, last, texts, streamRequests };
+  /** The streams opened for the session (not the watch stream a page without one follows). */
+  const sessionSources = () => sources.filter((source) => source.url.startsWith('/api/stream/'));
+  return { live, sources, requests, storage, server, fetch, last, texts, streamRequests, sessionSources };
 }
 
 const started: Route = () => ({
   status: 200,
   body: { status: 'success', session_id: ID, message: '数据生成已开始', expires_at: 0 },
 });
-const init = (data: Row[], version: number, heartbeat = 2000): StreamEvent => ({
+const init = (data: Row[], version: number, heartbeat = 2000, session_id: string | null = ID): StreamEvent => ({
   type: 'init',
-  session_id: ID,
+  session_id,
   data,
   version,
   timestamp: T0,
   heartbeat_interval: heartbeat,
 });
-const add = (seq: number, data: Row): StreamEvent => ({
+const add = (seq: number, data: Row, session_id = ID): StreamEvent => ({
   type: 'add',
   seq,
   data,
   message: `添加了新用户: ${data.name}`,
   timestamp: T0,
   generation_count: seq,
-  session_id: ID,
+  session_id,
 });
 
 /** Lets pending promise callbacks (fetch, json) run. */
@@ -166,42 +160,55 @@ describe('liveTable: page load', () => {
     expect(get(t.live.table).version).toBe(4);
     expect(get(t.live.stats)).toEqual({ records: 2, updates: 0, average: '80.5' });
     expect(get(t.live.connection)).toBe('disconnected');
-    expect(t.sources).toHaveLength(0);
     expect(t.texts()).toEqual(['log.loaded']);
+    // Then it follows the table from there on the watch stream.
+    expect(t.sources.map((source) => source.url)).toEqual(['/api/stream?since=4']);
+    t.last().open();
+    expect(get(t.live.connection)).toBe('live');
+    expect(get(t.live.session).running).toBe(false);
   });
 
-  it('an idle page follows changes other pages make, checking the version first', async () => {
+  it('a page with no session applies the changes other pages make, as they come', async () => {
     const t = setup();
     await t.live.resumeOrLoad();
-    await vi.advanceTimersByTimeAsync(IDLE_SYNC_MS);
-    expect(t.requests.map((r) => r.url)).toEqual(['/api/data', '/api/metrics']);
-    t.server.rows = [row(1), row(2), row(3)];
-    t.server.version = 14;
-    await vi.advanceTimersByTimeAsync(IDLE_SYNC_MS);
-    expect(t.requests.map((r) => r.url).slice(2)).toEqual(['/api/metrics', '/api/data']);
-    expect(get(t.live.table).version).toBe(14);
+    t.last().open();
+    t.last().send(add(11, row(3, 95), 'OTHERSESSION0000'));
+    expect(get(t.live.table).version).toBe(11);
     expect(get(t.live.stats).records).toBe(3);
-    // Quietly: the log is for what the user did and what the server said.
-    expect(t.texts()).toEqual(['log.loaded']);
+    expect(get(t.live.session).running).toBe(false);
+    // Nothing polls: the stream is the only thing the page asks for after the load.
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(t.requests.map((r) => r.url)).toEqual(['/api/data']);
   });
 
-  it('an idle page in a hidden tab does not poll', async () => {
+  it('a dropped watch stream resumes by itself; a gap in it starts over from an init', async () => {
     const t = setup();
-    let visible = false;
-    const live = createLiveTable({
-      openStream: () => new FakeSource(''),
-      fetch: t.fetch,
-      storage: () => null,
-      now: () => T0,
-      visible: () => visible,
+    await t.live.resumeOrLoad();
+    t.last().open();
+    t.last().fail(0);
+    expect(get(t.live.connection)).toBe('reconnecting');
+    t.last().open();
+    expect(get(t.live.connection)).toBe('live');
+    t.last().send(add(12, row(3)));
+    expect(t.sources.map((source) => source.url)).toEqual(['/api/stream?since=10', '/api/stream']);
+    expect(t.sources[0]?.closed).toBe(true);
+  });
+
+  it('a watch stream the server refuses is asked for again later', async () => {
+    let refusals = 1;
+    const t = setup({
+      'GET /api/stream': () =>
+        refusals-- > 0
+          ? { status: 503, body: { status: 'error', code: 'unavailable', message: 'down' } }
+          : { status: 200 },
     });
-    await live.resumeOrLoad();
-    await vi.advanceTimersByTimeAsync(IDLE_SYNC_MS * 5);
-    expect(t.requests.map((r) => r.url)).toEqual(['/api/data']);
-    visible = true;
-    await vi.advanceTimersByTimeAsync(IDLE_SYNC_MS);
-    expect(t.requests.map((r) => r.url)).toEqual(['/api/data', '/api/metrics']);
-    live.destroy();
+    await t.live.resumeOrLoad();
+    t.last().fail(2);
+    await settle();
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(t.sources).toHaveLength(2);
+    expect(t.last().url).toBe('/api/stream?since=10');
   });
 
   it('logs an error when /api/data fails', async () => {
@@ -239,11 +246,13 @@ describe('liveTable: page load', () => {
     await t.live.resumeOrLoad();
     t.last().fail(2);
     await settle();
-    // The version matches (0), but the page holds no table yet, so it loads one.
-    expect(t.requests.map((r) => r.url)).toEqual([`/api/stream/${ID}`, '/api/metrics', '/api/data']);
     expect(get(t.live.connection)).toBe('disconnected');
     expect(get(t.live.session).running).toBe(false);
     expect(t.storage.has(SESSION_KEY)).toBe(false);
+    // The page holds no table yet: the watch stream asks for one.
+    expect(t.last().url).toBe('/api/stream');
+    t.last().open();
+    t.last().send(init([row(1)], 0, 2000, null));
     expect(get(t.live.table).rows).toHaveLength(1);
     expect(
       get(t.live.log).some((e) => e.kind === 'error' && typeof e.text !== 'string' && e.text.key === 'log.sessionGone'),
@@ -353,8 +362,9 @@ describe('liveTable: reconnecting', () => {
     expect(t.storage.has(SESSION_KEY)).toBe(false);
     expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'error', text: { key: 'log.sessionGone' } });
     expect(get(t.live.table).rows).toHaveLength(2);
+    expect(t.last().url).toBe('/api/stream?since=10');
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(t.sources).toHaveLength(1);
+    expect(t.sessionSources()).toHaveLength(1);
     expect(t.streamRequests()).toBe(1);
   });
 
@@ -456,29 +466,34 @@ describe('liveTable: ending', () => {
   it('end closes the stream, disconnects and does not reconnect', async () => {
     const t = await running();
     t.last().send({ type: 'end', session_id: ID, reason: 'timeout', message: '会话已超时，数据生成已结束' });
-    expect(t.last().closed).toBe(true);
+    expect(t.sessionSources().at(-1)?.closed).toBe(true);
     expect(get(t.live.connection)).toBe('disconnected');
     expect(get(t.live.session)).toMatchObject({ running: false, ended: true });
     expect(t.storage.has(SESSION_KEY)).toBe(false);
     expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '会话已超时，数据生成已结束' });
-    await vi.advanceTimersByTimeAsync(60_000);
-    expect(t.sources).toHaveLength(1);
-    expect(t.streamRequests()).toBe(0);
+    // From here on the page follows the table on the watch stream, not the session.
+    expect(t.last().url).toBe('/api/stream?since=10');
+    t.last().open();
     expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '会话已超时，数据生成已结束' });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.sessionSources()).toHaveLength(1);
+    expect(t.streamRequests()).toBe(0);
   });
 
-  it('after the end, the idle page picks up what other sessions changed meanwhile', async () => {
+  it('after the end, the page follows what other sessions change, from where it was', async () => {
     const t = await running();
-    t.server.rows = [row(1), row(2), row(5)];
-    t.server.version = 12;
     t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
-    await settle();
-    expect(get(t.live.table).version).toBe(12);
+    expect(t.last().url).toBe('/api/stream?since=10');
+    t.last().open();
+    t.last().send(add(11, row(5), 'OTHERSESSION0000'));
+    expect(get(t.live.table).version).toBe(11);
     expect(
       get(t.live.table)
         .rows.slice()
         .map((r) => r.id),
     ).toEqual([1, 2, 5]);
+    expect(get(t.live.connection)).toBe('live');
+    expect(get(t.live.session).running).toBe(false);
   });
 
   const stopped: Route = () => ({
@@ -496,13 +511,13 @@ describe('liveTable: ending', () => {
     expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'success', text: '数据生成已停止' });
     expect(t.last().closed).toBe(false);
     t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
-    expect(t.last().closed).toBe(true);
+    expect(t.sessionSources().at(-1)?.closed).toBe(true);
     expect(get(t.live.connection)).toBe('disconnected');
     expect(get(t.live.session).running).toBe(false);
     expect(t.storage.has(SESSION_KEY)).toBe(false);
     expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '数据生成已结束' });
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(t.sources).toHaveLength(1);
+    expect(t.sessionSources()).toHaveLength(1);
   });
 
   it('stop closes the stream itself when no end arrives in time', async () => {
@@ -511,7 +526,7 @@ describe('liveTable: ending', () => {
     await vi.advanceTimersByTimeAsync(2999);
     expect(t.last().closed).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
-    expect(t.last().closed).toBe(true);
+    expect(t.sessionSources().at(-1)?.closed).toBe(true);
     expect(get(t.live.connection)).toBe('disconnected');
     expect(get(t.live.session).running).toBe(false);
     expect(t.storage.has(SESSION_KEY)).toBe(false);
@@ -535,7 +550,7 @@ describe('liveTable: ending', () => {
     expect(get(t.live.connection)).toBe('disconnected');
     await vi.advanceTimersByTimeAsync(60_000);
     expect(t.streamRequests()).toBe(1);
-    expect(t.sources).toHaveLength(1);
+    expect(t.sessionSources()).toHaveLength(1);
   });
 
   it('a failed stop logs the server message and keeps the session', async () => {

@@ -25,11 +25,6 @@ const DEFAULT_RETRY_AFTER_S = 5;
 /** How long a stopped session's stream may take to deliver `end` before we close it ourselves. */
 const STOP_GRACE_MS = 3000;
 /**
- * While no session runs here, other pages' sessions may still change the
- * shared table; an idle page checks the version this often and reloads.
- */
-export const IDLE_SYNC_MS = 3000;
-/**
  * Changes held back while paused, at most: about 20 s at 1,000 changes a
  * second. Past it they are let go, still counted, and resuming loads the table
  * afresh instead of replaying them, so a long pause cannot fill the memory.
@@ -37,8 +32,10 @@ export const IDLE_SYNC_MS = 3000;
 export const MAX_HELD = 20_000;
 const STREAM_TYPES = new Set<string>(STREAM_EVENT_TYPES);
 
-function streamUrl(id: string, since: number | undefined): string {
-  return since === undefined ? `/api/stream/${id}` : `/api/stream/${id}?since=${since}`;
+/** A session's stream, or with no session (null) the watch stream of the table. */
+function streamUrl(id: string | null, since: number | undefined): string {
+  const path = id === null ? '/api/stream' : `/api/stream/${id}`;
+  return since === undefined ? path : `${path}?since=${since}`;
 }
 
 async function readJson(response: Response): Promise<Record<string, unknown> | null> {
@@ -80,14 +77,14 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
   let updatesTimer: ReturnType<typeof setTimeout> | undefined;
   let updatesWrittenAt = -Infinity;
   let retry: ReturnType<typeof setTimeout> | undefined;
-  let idle: ReturnType<typeof setTimeout> | undefined;
+  /** What the open stream follows: a session id, null for the watch stream, undefined for none. */
+  let following: string | null | undefined;
   let probe: AbortController | null = null;
   let attempt = 0;
   // Set between a successful stop and the `end` it makes the server send.
   let stopping = false;
   // Bumped on every teardown, so an answer that arrives for an older stream is dropped.
   let generation = 0;
-  let idleRun = 0;
 
   // Stream messages wait here for the next frame; everything else applies them first.
   let queue: Message[] = [];
@@ -194,6 +191,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       source.close();
       source = null;
     }
+    following = undefined;
     probe?.abort();
     probe = null;
     clearTimeout(watchdog);
@@ -201,14 +199,14 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     watchdog = retry = undefined;
   }
 
-  /** The session is over on this page: close everything, then follow the table idle. */
+  /** The session is over on this page: close everything, then follow the table on the watch stream. */
   function leaveSession(): void {
     resume();
     teardown();
     forget();
     dispatch({ type: 'session', id: null });
     dispatch({ type: 'connection', state: 'disconnected' });
-    void syncIdle();
+    open(null, true);
   }
 
   function reconnecting(): void {
@@ -218,11 +216,17 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     if (connection !== 'connecting') dispatch({ type: 'connection', state: 'reconnecting' });
   }
 
-  function open(id: string, resume: boolean): void {
+  /**
+   * Follows a session's stream, or (id null) the watch stream that keeps a
+   * page with no session current with everyone's changes. With `resume`, from
+   * the version the page holds.
+   */
+  function open(id: string | null, resume: boolean): void {
     teardown();
     const { synced, version } = current();
     const es = deps.openStream(streamUrl(id, resume && synced ? version : undefined));
     source = es;
+    following = id;
     es.onopen = () => {
       attempt = 0;
       if (current().connection === 'reconnecting') note('success', 'log.resumed');
@@ -260,7 +264,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
    * message would cost a thousand timers a second); the timer, when it
    * fires, waits again for whatever is left of the silence.
    */
-  function armWatchdog(id: string): void {
+  function armWatchdog(id: string | null): void {
     clearTimeout(watchdog);
     heardAt = Date.now();
     // Read without a flush: inits apply at once.
@@ -308,10 +312,10 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     const before = Math.max(received, latest.version);
     if (message.seq <= before) return; // a replay of what we hold or hold back
     received = message.seq;
-    const id = latest.sessionId;
-    if (message.seq > before + 1 && id !== null) {
+    if (message.seq > before + 1 && following !== undefined) {
       // A gap should never happen; if it does, the table cannot be trusted:
       // start over from a fresh snapshot rather than drift from the server.
+      const id = following;
       resume();
       enqueue(message);
       flush();
@@ -350,7 +354,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     rememberUpdates(batch);
   }
 
-  async function probeStream(id: string): Promise<void> {
+  async function probeStream(id: string | null): Promise<void> {
     const mine = generation;
     const controller = new AbortController();
     probe = controller;
@@ -385,6 +389,11 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       retry = setTimeout(() => open(id, true), seconds * 1000);
     } else if (status >= 200 && status < 300) {
       open(id, true);
+    } else if (id === null) {
+      // The watch stream has no session to lose; a server that refuses it is
+      // asked again later, as after a network error.
+      note('error', 'log.requestFailed', { status });
+      retry = setTimeout(() => void probeStream(id), BACKOFF_MAX_MS);
     } else {
       // 404: the session has ended (or the server restarted); 400: a bad id.
       note('error', 'log.sessionGone');
@@ -417,35 +426,6 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     }
   }
 
-  /**
-   * Keeps an idle page current: other pages' sessions change the shared table
-   * too, and without a session of our own no stream tells us. A cheap version
-   * check first; the table only when it moved.
-   */
-  async function syncIdle(): Promise<void> {
-    const run = ++idleRun;
-    clearTimeout(idle);
-    idle = undefined;
-    if (current().sessionId !== null) return;
-    if (deps.visible()) {
-      try {
-        const response = await deps.fetch('/api/metrics', { headers: { Accept: 'application/json' } });
-        const body = await readJson(response);
-        const { synced, version } = current();
-        if (response.ok && (!synced || body?.version !== version)) await loadData();
-      } catch {
-        // Idle and unreachable: nothing to tell the user; try again later.
-      }
-    }
-    if (run === idleRun && current().sessionId === null) idle = setTimeout(() => void syncIdle(), IDLE_SYNC_MS);
-  }
-
-  function stopIdleSync(): void {
-    idleRun++;
-    clearTimeout(idle);
-    idle = undefined;
-  }
-
   async function request(url: string): Promise<{ response: Response; body: Record<string, unknown> | null } | null> {
     try {
       const response = await deps.fetch(url, { method: 'POST', headers: { Accept: 'application/json' } });
@@ -469,7 +449,6 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
         reportFailure(response, body);
         return;
       }
-      stopIdleSync();
       teardown();
       store((s) => {
         s.setItem(SESSION_KEY, id);
@@ -514,13 +493,14 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     }
   }
 
-  /** On page load: follow the session this tab was running, or show the table idle. */
+  /** On page load: follow the session this tab was running, or show the table and follow it. */
   async function resumeOrLoad(): Promise<void> {
     const saved = remembered();
     if (saved === null) {
       if (await loadData()) note('info', 'log.loaded', { count: current().rows.length });
       else note('error', 'log.loadFailed');
-      if (current().sessionId === null && idle === undefined) idle = setTimeout(() => void syncIdle(), IDLE_SYNC_MS);
+      // The watch stream picks up from the table just loaded (or sends it, if that failed).
+      if (current().sessionId === null && source === null) open(null, true);
       return;
     }
     dispatch({ type: 'session', id: saved.id, updates: saved.updates });
@@ -550,7 +530,6 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     /** Closes the stream and clears every timer (tests, hot reload). */
     destroy(): void {
       teardown();
-      stopIdleSync();
       clearTimeout(updatesTimer);
       updatesTimer = undefined;
     },

@@ -19,8 +19,6 @@ export interface LiveTableDeps {
   storage: () => KeyValueStore | null;
   /** The current time as an ISO string, for local log entries. */
   now: () => string;
-  /** False while the tab is hidden, so an idle page does not poll in the background. */
-  visible: () => boolean;
   /**
    * Runs `flush` soon, once: the page folds everything the stream delivered
    * meanwhile in one go. Without it (tests) each message is applied at once.
@@ -45,7 +43,6 @@ export function browserDeps(): LiveTableDeps {
       }
     },
     now: () => new Date().toISOString(),
-    visible: () => document.visibilityState !== 'hidden',
     schedule: nextFrame,
     // (The module's own live table is also built where there is no window: tests, SSR.)
     onPageHide: (save) => globalThis.addEventListener?.('pagehide', save),
