@@ -320,8 +320,11 @@ async function main(): Promise<void> {
     // The session's init carries the whole table again; the first load ends once it is applied.
     const startClicked = Date.now();
     await page.getByTestId('start').click();
+    // The session's own stream: the page followed the table on the watch stream until now.
     await page.waitForFunction(
-      () => document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') === 'live',
+      () =>
+        document.querySelector('[data-testid="stop"]')?.hasAttribute('disabled') === false &&
+        document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') === 'live',
     );
     const version0 = Number(await table.getAttribute('data-version'));
     await page.waitForFunction(

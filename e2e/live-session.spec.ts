@@ -8,6 +8,8 @@ test.describe('a live session', () => {
     await expect(app.stop).toBeDisabled();
 
     await app.start.click();
+    // The session's own stream, not the watch a page without one follows.
+    await expect(app.stop).toBeEnabled();
     await expect(app.connection).toHaveAttribute('data-state', 'live');
     await expect(app.start).toBeDisabled();
     await expect(app.stop).toBeEnabled();

@@ -12,6 +12,7 @@ test('a row holding markup shows as plain text and runs nothing, under a strict 
     data: [{ id: 1, name: evil, age: 30, city: '<b>北京</b>', score: 88.8, status: '活跃' }],
     version: 0,
     timestamp: new Date().toISOString(),
+    heartbeat_interval: 10_000,
   };
   await page.route('**/api/data', (route) => route.fulfill({ json: body }));
   const response = await page.goto('/');
@@ -27,6 +28,7 @@ test('a row holding markup shows as plain text and runs nothing, under a strict 
   // The live page (stream, highlights, fades) works under the same policy.
   await page.unroute('**/api/data');
   await page.getByTestId('start').click();
+  await expect(page.getByTestId('stop')).toBeEnabled();
   await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
   await expect(page.locator('tr[data-flash]').first()).toBeAttached();
   expect(violations).toEqual([]);

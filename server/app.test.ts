@@ -225,7 +225,9 @@ describe('the watch stream (GET /api/stream)', () => {
     await json(`/api/stop/${a}`, { method: 'POST' });
     await json(`/api/stop/${b}`, { method: 'POST' });
     await Promise.all([streamA.closed, streamB.closed]);
-    await watch.waitFor((e) => e.type === 'heartbeat');
+    // A heartbeat after both ends: had the watch been sent an end, it came before.
+    const ended = new Date().toISOString();
+    await watch.waitFor((e) => e.type === 'heartbeat' && e.timestamp > ended, 2000);
     const origins = new Set(events(watch).flatMap((e) => ('seq' in e ? [e.session_id] : [])));
     expect(origins).toEqual(new Set([a, b]));
     expect(events(watch).some((e) => e.type === 'end')).toBe(false);
@@ -237,7 +239,7 @@ describe('the watch stream (GET /api/stream)', () => {
   });
 
   it('resumes with Last-Event-ID, and counts against --max-connections', async () => {
-    await serve({ maxConnections: 2, maxConnectionsPerSession: 1 });
+    await serve({ maxConnections: 2, maxConnectionsPerSession: 1, watchShare: 100 });
     const id = await startSession();
     await stream(`/api/stream/${id}`); // keeps the generator running
     const first = await stream('/api/stream');
@@ -253,6 +255,24 @@ describe('the watch stream (GET /api/stream)', () => {
     expect(events(second).some((e) => e.type === 'init')).toBe(false);
     const seqs = [...seqsOf(events(first)), ...seqsOf(events(second))];
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+  });
+
+  it('takes at most --watch-share of --max-connections, leaving the rest to sessions', async () => {
+    await serve({ maxConnections: 4, maxConnectionsPerSession: 2, watchShare: 50 });
+    await stream('/api/stream');
+    await stream('/api/stream');
+    const refused = await json<{ code: string }>('/api/stream');
+    expect(refused).toMatchObject({ status: 429, body: { code: 'too_many_watch_connections' } });
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    const id = await startSession();
+    const admitted = await stream(`/api/stream/${id}`);
+    expect(admitted.status).toBe(200);
+  });
+
+  it('GET /api/data gives the heartbeat interval, for a watch that resumes without an init', async () => {
+    await serve({ heartbeatInterval: 300 });
+    const { body } = await json<DataResponse>('/api/data');
+    expect(body.heartbeat_interval).toBe(300);
   });
 
   it('answers HEAD and POST with 405', async () => {

@@ -31,6 +31,7 @@ export interface AppDeps {
     Config,
     | 'accessLog'
     | 'staticDir'
+    | 'heartbeatInterval'
     | 'maxBuffer'
     | 'maxBody'
     | 'startRate'
@@ -157,6 +158,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
       data: store.rows(),
       version: store.version,
       timestamp: new Date(now()).toISOString(),
+      heartbeat_interval: config.heartbeatInterval,
     };
     sendJson(res, 200, body);
   });

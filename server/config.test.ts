@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       weights: { add: 40, update: 50, delete: 10, batch_update: 0 },
       maxConnectionsPerSession: 5,
       maxConnections: 100,
+      watchShare: 50,
       logLevel: 'info',
       accessLog: false,
     });

@@ -26,6 +26,8 @@ export interface Config {
   history: number;
   maxConnectionsPerSession: number;
   maxConnections: number;
+  /** Percent of maxConnections that watch streams (GET /api/stream) may take. */
+  watchShare: number;
   maxSessions: number;
   maxBuffer: number;
   maxBody: number;
@@ -251,6 +253,14 @@ const OPTIONS = [
     meta: 'N',
     help: 'Open streams in all',
     parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'watchShare',
+    flag: 'watch-share',
+    fallback: '50',
+    meta: 'PERCENT',
+    help: 'Share of --max-connections the session-less watch streams may take; the rest stays for session streams',
+    parse: integer(1, 100),
   }),
   spec({
     key: 'maxBuffer',

@@ -123,6 +123,8 @@ export interface DataResponse {
   data: Row[];
   version: number;
   timestamp: string;
+  /** Milliseconds between heartbeats on the streams, as `init` gives it. */
+  heartbeat_interval: number;
 }
 
 export interface MetricsResponse {

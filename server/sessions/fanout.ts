@@ -65,8 +65,9 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
   let batch: Pending[] = [];
   let scheduled = false;
   // A reconnect burst asks for the same table many times; a big table's init
-  // is megabytes of JSON, so the newest is kept until the table moves on.
-  let lastInit: { sessionId: string | null; version: number; frame: string } | undefined;
+  // is megabytes of JSON, so the newest is kept until the table moves on: one
+  // for the watch streams and one for a session's, so neither evicts the other.
+  const lastInits = new Map<'watch' | 'session', { sessionId: string | null; version: number; frame: string }>();
   // History entries are the same objects a replay sends again, so each is
   // serialized once however many clients resume through it.
   const frames = new WeakMap<ChangeEvent, string>();
@@ -119,6 +120,8 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
 
   const initFrame = (sessionId: string | null): string => {
     const version = store.version;
+    const slot = sessionId === null ? 'watch' : 'session';
+    let lastInit = lastInits.get(slot);
     if (lastInit?.sessionId !== sessionId || lastInit.version !== version) {
       const init: InitEvent = {
         type: 'init',
@@ -129,6 +132,7 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
         heartbeat_interval: heartbeatInterval,
       };
       lastInit = { sessionId, version, frame: formatEvent(init) };
+      lastInits.set(slot, lastInit);
     }
     return lastInit.frame;
   };

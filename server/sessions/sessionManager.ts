@@ -42,6 +42,7 @@ export interface SessionManagerOptions {
     | 'maxConnections'
     | 'maxConnectionsPerSession'
     | 'maxSessions'
+    | 'watchShare'
     | 'changesPerTick'
   >;
   scheduler: SchedulerLike;
@@ -62,6 +63,9 @@ export function createSessionManager({
 }: SessionManagerOptions) {
   const sessions = new Map<string, Session & { stop$: Subject<void>; watch: Subscription }>();
   let connections = 0;
+  let watches = 0;
+  // Set by close(): a watch asked for during the shutdown would start a heartbeat timer.
+  let closed = false;
   const fanout = createFanout({
     store,
     heartbeatInterval: config.heartbeatInterval,
@@ -251,8 +255,21 @@ export function createSessionManager({
      * HttpError 429 past --max-connections, before `open` is called.
      */
     watch(cursor: number | undefined, open: () => Sink): () => void {
+      if (closed) throw new HttpError(503, 'shutting_down', 'The server is shutting down; try again shortly.');
+      // Watch streams need no session, so anyone can open them: they get a
+      // share of the connections, and session streams keep the rest.
+      const maxWatches = Math.max(1, Math.floor((config.maxConnections * config.watchShare) / 100));
+      if (watches >= maxWatches) {
+        throw new HttpError(
+          429,
+          'too_many_watch_connections',
+          `The server has ${watches} open watch streams, the most allowed.`,
+          { 'Retry-After': RETRY_AFTER_S },
+        );
+      }
       checkServerLimit();
       connections++;
+      watches++;
       let released = false;
       let leave: (() => void) | undefined;
       const release = () => {
@@ -260,6 +277,7 @@ export function createSessionManager({
         released = true;
         leave?.();
         connections--;
+        watches--;
       };
       try {
         leave = fanout.open(watcher, open(), cursor);
@@ -283,6 +301,7 @@ export function createSessionManager({
      * closed by the HTTP edge, so clients reconnect rather than stop for good.
      */
     close(): void {
+      closed = true;
       fanout.close();
       for (const session of sessions.values()) {
         // With nothing recording the end any more, stopping only halts a

@@ -57,11 +57,17 @@ function setup(overrides: Record<string, Route> = {}, extra: Partial<LiveTableDe
   const requests: { url: string; init?: RequestInit }[] = [];
   const storage = new Map<string, string>();
   // What the server's table looks like, for /api/data and /api/metrics.
-  const server = { rows: [row(1), row(2)], version: 10 };
+  const server = { rows: [row(1), row(2)], version: 10, heartbeat: 2000 };
   const routes: Record<string, Route> = {
     'GET /api/data': () => ({
       status: 200,
-      body: { status: 'success', data: server.rows, version: server.version, timestamp: T0 },
+      body: {
+        status: 'success',
+        data: server.rows,
+        version: server.version,
+        timestamp: T0,
+        heartbeat_interval: server.heartbeat,
+      },
     }),
     'GET /api/metrics': () => ({ status: 200, body: { active_sessions: 0, version: server.version } }),
     ...overrides,
@@ -209,6 +215,58 @@ describe('liveTable: page load', () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(t.sources).toHaveLength(2);
     expect(t.last().url).toBe('/api/stream?since=10');
+  });
+
+  it('the watch stream, resumed without an init, keeps its watchdog to the heartbeat /api/data gave', async () => {
+    const t = setup();
+    t.server.heartbeat = 400;
+    await t.live.resumeOrLoad();
+    t.last().open();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.sources).toHaveLength(2);
+    expect(t.last().url).toBe('/api/stream?since=10');
+  });
+
+  it('a watch stream refused with a 4xx is logged once and asked for again, backing off', async () => {
+    const t = setup({
+      'GET /api/stream': () => ({ status: 404, body: { status: 'error', code: 'not_found', message: 'no' } }),
+    });
+    await t.live.resumeOrLoad();
+    t.last().fail(2);
+    await settle();
+    await vi.advanceTimersByTimeAsync(1000 + 2000 + 4000);
+    const probes = t.requests.filter((r) => r.url.startsWith('/api/stream?')).length;
+    expect(probes).toBe(4);
+    expect(t.texts().filter((text) => text === 'log.requestFailed')).toHaveLength(1);
+    expect(get(t.live.session).running).toBe(false);
+  });
+
+  it('a hidden tab with no session closes its watch stream, and resumes it when shown', async () => {
+    let setVisible: (visible: boolean) => void = () => {};
+    const t = setup({}, { onVisibilityChange: (listener) => void (setVisible = listener) });
+    await t.live.resumeOrLoad();
+    t.last().open();
+    setVisible(false);
+    expect(t.last().closed).toBe(true);
+    expect(get(t.live.connection)).toBe('disconnected');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.sources).toHaveLength(1);
+    setVisible(true);
+    expect(t.sources).toHaveLength(2);
+    expect(t.last().url).toBe('/api/stream?since=10');
+  });
+
+  it('start from a page following the watch stream closes it and opens only the session stream', async () => {
+    const t = setup({ 'POST /api/start': started });
+    await t.live.resumeOrLoad();
+    const watch = t.last();
+    watch.open();
+    await t.live.start();
+    expect(watch.closed).toBe(true);
+    expect(t.sources.filter((source) => !source.closed).map((source) => source.url)).toEqual([`/api/stream/${ID}`]);
+    expect(get(t.live.connection)).toBe('connecting');
   });
 
   it('logs an error when /api/data fails', async () => {
@@ -573,10 +631,12 @@ describe('liveTable: ending', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('destroy on an idle page stops its polling', async () => {
+  it('destroy on a page with no session closes its watch stream and every timer', async () => {
     const t = setup();
     await t.live.resumeOrLoad();
+    expect(t.last().closed).toBe(false);
     t.live.destroy();
+    expect(t.last().closed).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
   });
 });

@@ -79,6 +79,9 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
   let retry: ReturnType<typeof setTimeout> | undefined;
   /** What the open stream follows: a session id, null for the watch stream, undefined for none. */
   let following: string | null | undefined;
+  /** The tab is hidden: a page with no session then holds no stream, and watches again once shown. */
+  let hidden = false;
+  let watchWhenShown = false;
   let probe: AbortController | null = null;
   let attempt = 0;
   // Set between a successful stop and the `end` it makes the server send.
@@ -206,8 +209,31 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     forget();
     dispatch({ type: 'session', id: null });
     dispatch({ type: 'connection', state: 'disconnected' });
-    open(null, true);
+    watch();
   }
+
+  /**
+   * Follows the table on the watch stream from the version the page holds;
+   * in a hidden tab, once it shows again. A hidden tab holds no stream for
+   * nothing: browsers allow only a few connections per server over HTTP/1.1,
+   * and a tab nobody looks at need not apply every change.
+   */
+  function watch(): void {
+    watchWhenShown = hidden;
+    if (!hidden) open(null, true);
+  }
+
+  deps.onVisibilityChange?.((visible) => {
+    hidden = !visible;
+    if (latest.sessionId !== null) return; // a session's stream stays open, hidden or not
+    if (hidden && (source !== null || probe !== null || retry !== undefined)) {
+      teardown();
+      dispatch({ type: 'connection', state: 'disconnected' });
+      watchWhenShown = true;
+    } else if (!hidden && watchWhenShown) {
+      watch();
+    }
+  });
 
   function reconnecting(): void {
     const { connection } = current();
@@ -390,10 +416,12 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     } else if (status >= 200 && status < 300) {
       open(id, true);
     } else if (id === null) {
-      // The watch stream has no session to lose; a server that refuses it is
-      // asked again later, as after a network error.
-      note('error', 'log.requestFailed', { status });
-      retry = setTimeout(() => void probeStream(id), BACKOFF_MAX_MS);
+      // The watch stream has no session to lose: a server that refuses it is
+      // asked again, backing off, and the refusal is logged once.
+      if (attempt === 0) note('error', 'log.requestFailed', { status });
+      const delay = Math.min(BACKOFF_FIRST_MS * 2 ** attempt, BACKOFF_MAX_MS);
+      attempt++;
+      retry = setTimeout(() => void probeStream(id), delay);
     } else {
       // 404: the session has ended (or the server restarted); 400: a bad id.
       note('error', 'log.sessionGone');
@@ -419,6 +447,8 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
         data: body.data,
         version: body.version ?? 0,
         timestamp: body.timestamp ?? deps.now(),
+        // The watch stream that follows resumes without an init: its watchdog needs this.
+        heartbeatInterval: body.heartbeat_interval,
       });
       return true;
     } catch {
@@ -450,6 +480,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
         return;
       }
       teardown();
+      watchWhenShown = false;
       store((s) => {
         s.setItem(SESSION_KEY, id);
         s.setItem(UPDATES_KEY, '0');
@@ -500,7 +531,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       if (await loadData()) note('info', 'log.loaded', { count: current().rows.length });
       else note('error', 'log.loadFailed');
       // The watch stream picks up from the table just loaded (or sends it, if that failed).
-      if (current().sessionId === null && source === null) open(null, true);
+      if (current().sessionId === null && source === null) watch();
       return;
     }
     dispatch({ type: 'session', id: saved.id, updates: saved.updates });

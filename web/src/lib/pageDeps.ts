@@ -24,6 +24,8 @@ export interface LiveTableDeps {
    * meanwhile in one go. Without it (tests) each message is applied at once.
    */
   schedule?: (flush: () => void) => void;
+  /** Calls `listener` with false when the tab is hidden and true when it shows again. */
+  onVisibilityChange?: (listener: (visible: boolean) => void) => void;
   /** Calls `save` when the page is being unloaded or put away (pagehide). */
   onPageHide?: (save: () => void) => void;
   /** Changes held back while paused before the page lets them go and reloads on resume; MAX_HELD by default. */
@@ -46,6 +48,8 @@ export function browserDeps(): LiveTableDeps {
     schedule: nextFrame,
     // (The module's own live table is also built where there is no window: tests, SSR.)
     onPageHide: (save) => globalThis.addEventListener?.('pagehide', save),
+    onVisibilityChange: (listener) =>
+      globalThis.document?.addEventListener('visibilitychange', () => listener(document.visibilityState !== 'hidden')),
   };
 }
 

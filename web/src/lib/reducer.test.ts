@@ -58,7 +58,9 @@ const batch = (seq: number, data: RowChange[]): BatchUpdateEvent => ({
   ...meta(seq),
 });
 
-const fold = (messages: Message[], state: LiveState = initialState()) => messages.reduce(reduce, state);
+/** A page running session AAAAAAAAAAAAAAAA, before anything streamed. */
+const withSession = () => reduce(initialState(), { type: 'session', id: 'AAAAAAAAAAAAAAAA' });
+const fold = (messages: Message[], state: LiveState = withSession()) => messages.reduce(reduce, state);
 const ids = (state: LiveState) => state.rows.slice().map((r) => r.id);
 /** A state holding rows 1..3 at version 10, as after the first init. */
 const synced = () => fold([init([row(1), row(2), row(3)], 10)]);
@@ -261,9 +263,30 @@ describe('reduce: local actions', () => {
   });
 
   it('loaded, when idle, takes even an older snapshot: the server may have restarted', () => {
-    const state = reduce(synced(), { type: 'loaded', data: [row(1)], version: 2, timestamp: T0 });
+    const idle = fold([init([row(1), row(2), row(3)], 10)], initialState());
+    const state = reduce(idle, { type: 'loaded', data: [row(1)], version: 2, timestamp: T0 });
     expect(ids(state)).toEqual([1]);
     expect(state.version).toBe(2);
+  });
+
+  it('loaded takes the heartbeat interval the stream will keep', () => {
+    const state = reduce(initialState(), {
+      type: 'loaded',
+      data: [],
+      version: 0,
+      timestamp: T0,
+      heartbeatInterval: 400,
+    });
+    expect(state.heartbeatInterval).toBe(400);
+  });
+
+  it('with no session, changes move the table but leave the last count on show', () => {
+    const ended = fold([init([row(1)], 10), add(11, row(2)), { type: 'session', id: null }]);
+    expect(ended.updates).toBe(1);
+    const state = fold([add(12, row(3)), update(13, { id: 1, score: 99 })], ended);
+    expect(ids(state)).toEqual([1, 2, 3]);
+    expect(state.version).toBe(13);
+    expect(state.updates).toBe(1);
   });
 
   it('connection sets the state, and an unchanged one returns the same state', () => {

@@ -59,7 +59,7 @@ export type LocalAction =
   | { type: 'connection'; state: ConnectionState }
   | { type: 'session'; id: string | null; updates?: number }
   | { type: 'log'; kind: LogKind; text: LogText; at: string }
-  | { type: 'loaded'; data: Row[]; version: number; timestamp: string }
+  | { type: 'loaded'; data: Row[]; version: number; timestamp: string; heartbeatInterval?: number }
   | { type: 'reset' };
 
 export type Message = StreamEvent | LocalAction;
@@ -188,7 +188,9 @@ class ChangeRun {
     }
     const expected = this.version + 1;
     this.version = change.seq;
-    this.updates++;
+    // The count is the session's: changes followed with no session (the
+    // watch stream) leave the last session's count on show.
+    if (this.state.sessionId !== null) this.updates++;
     this.clock = change.timestamp;
     // The server replays exactly what a client missed, so a gap means a bug somewhere.
     if (change.seq > expected) {
@@ -359,6 +361,10 @@ export function reduce(state: LiveState, message: Message): LiveState {
         version: message.version,
         synced: true,
         clock: message.timestamp,
+        heartbeatInterval:
+          message.heartbeatInterval !== undefined && message.heartbeatInterval > 0
+            ? message.heartbeatInterval
+            : state.heartbeatInterval,
         flash: {},
       };
     case 'reset':
