@@ -91,6 +91,8 @@ test('pause holds changes back with a count on the button, and resume applies th
   await pause.click();
   await expect(pause).toHaveAttribute('aria-pressed', 'true');
   const held = async () => Number(/(\d+)/.exec((await pause.textContent()) ?? '')?.[1] ?? 0);
+  // Changes that arrived before the click are still applied, in the next frame.
+  await app.page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
   const frozenAt = await app.version();
   await expect.poll(held).toBeGreaterThanOrEqual(50);
   expect(await app.version()).toBe(frozenAt);
