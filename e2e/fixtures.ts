@@ -175,6 +175,16 @@ export class LiveTablePage {
   }
 
   /**
+   * Starts a session and waits for its own stream to be live (a page with
+   * no session is already live on the watch stream, so Stop comes first).
+   */
+  async startSession(): Promise<void> {
+    await this.start.click();
+    await expect(this.stop).toBeEnabled();
+    await expect(this.connection).toHaveAttribute('data-state', 'live');
+  }
+
+  /**
    * Waits until the page has no session running: it can start one, and it
    * follows the table on the watch stream (its connection is live).
    */

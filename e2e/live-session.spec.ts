@@ -7,10 +7,7 @@ test.describe('a live session', () => {
     await expect(app.rows).toHaveCount(data.length);
     await expect(app.stop).toBeDisabled();
 
-    await app.start.click();
-    // The session's own stream, not the watch a page without one follows.
-    await expect(app.stop).toBeEnabled();
-    await expect(app.connection).toHaveAttribute('data-state', 'live');
+    await app.startSession();
     await expect(app.start).toBeDisabled();
     await expect(app.stop).toBeEnabled();
 

@@ -7,17 +7,11 @@ test('two pages show the same table', async ({ app, server, browser, baseURL }) 
   try {
     const other = new LiveTablePage(await context.newPage());
     await other.open();
-    await other.start.click();
-    // The session's own stream, not the watch a page without one follows.
-    await expect(other.stop).toBeEnabled();
-    await expect(other.connection).toHaveAttribute('data-state', 'live');
+    await other.startSession();
     // Headless Chromium may stop painting a page that is not in front; a user
     // looks at one window at a time as well.
     await app.page.bringToFront();
-    await app.start.click();
-    // The session's own stream, not the watch a page without one follows.
-    await expect(app.stop).toBeEnabled();
-    await expect(app.connection).toHaveAttribute('data-state', 'live');
+    await app.startSession();
     await app.waitForVersion(10);
     await app.stop.click();
     await app.expectNoSession();
@@ -44,10 +38,7 @@ test('a page with no session shows the changes another page makes, as they come'
     const before = await app.version();
     const other = new LiveTablePage(await context.newPage());
     await other.open();
-    await other.start.click();
-    // The session's own stream, not the watch a page without one follows.
-    await expect(other.stop).toBeEnabled();
-    await expect(other.connection).toHaveAttribute('data-state', 'live');
+    await other.startSession();
     await app.page.bringToFront();
     // No reload, no poll: the watch stream brings them.
     await app.waitForVersion(before + 5);

@@ -1,5 +1,5 @@
 import type { DataResponse } from '../server/protocol.js';
-import { expect, test } from './fixtures.js';
+import { LiveTablePage, expect, test } from './fixtures.js';
 
 test('a row holding markup shows as plain text and runs nothing, under a strict CSP', async ({ page }) => {
   const violations: string[] = [];
@@ -27,9 +27,7 @@ test('a row holding markup shows as plain text and runs nothing, under a strict 
 
   // The live page (stream, highlights, fades) works under the same policy.
   await page.unroute('**/api/data');
-  await page.getByTestId('start').click();
-  await expect(page.getByTestId('stop')).toBeEnabled();
-  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  await new LiveTablePage(page).startSession();
   await expect(page.locator('tr[data-flash]').first()).toBeAttached();
   expect(violations).toEqual([]);
 });

@@ -86,6 +86,40 @@ export function createSessionManager({
     end$: NEVER,
   };
 
+  // Watch streams need no session, so anyone can open them: they get a share
+  // of the connections, and session streams keep the rest.
+  const maxWatches = Math.max(1, Math.floor((config.maxConnections * config.watchShare) / 100));
+
+  /**
+   * Counts a stream in, opens it on the sink `open` makes, and returns the
+   * function that takes it out and counts it out again (once, however often
+   * it is called). A stream that fails while opening is counted out at once.
+   */
+  const openCounted = (
+    group: FanoutSession,
+    cursor: number | undefined,
+    open: () => Sink,
+    countOut: () => void,
+  ): (() => void) => {
+    connections++;
+    let released = false;
+    let leave: (() => void) | undefined;
+    const release = () => {
+      if (released) return;
+      released = true;
+      leave?.();
+      connections--;
+      countOut();
+    };
+    try {
+      leave = fanout.open(group, open(), cursor);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return release;
+  };
+
   const checkServerLimit = () => {
     if (connections >= config.maxConnections) {
       throw new HttpError(
@@ -224,28 +258,12 @@ export function createSessionManager({
       }
       checkServerLimit();
       session.connections++;
-      connections++;
-      let released = false;
-      let leave: (() => void) | undefined;
-      const release = () => {
-        if (released) return;
-        released = true;
-        leave?.();
-        session.connections--;
-        connections--;
-      };
-      try {
-        const sink = open();
-        leave = fanout.open(
-          { id, initSessionId: id, events$: session.pipeline.events$, end$: session.pipeline.end$ },
-          sink,
-          cursor,
-        );
-      } catch (err) {
-        release();
-        throw err;
-      }
-      return release;
+      return openCounted(
+        { id, initSessionId: id, events$: session.pipeline.events$, end$: session.pipeline.end$ },
+        cursor,
+        open,
+        () => session.connections--,
+      );
     },
 
     /**
@@ -256,9 +274,6 @@ export function createSessionManager({
      */
     watch(cursor: number | undefined, open: () => Sink): () => void {
       if (closed) throw new HttpError(503, 'shutting_down', 'The server is shutting down; try again shortly.');
-      // Watch streams need no session, so anyone can open them: they get a
-      // share of the connections, and session streams keep the rest.
-      const maxWatches = Math.max(1, Math.floor((config.maxConnections * config.watchShare) / 100));
       if (watches >= maxWatches) {
         throw new HttpError(
           429,
@@ -268,24 +283,8 @@ export function createSessionManager({
         );
       }
       checkServerLimit();
-      connections++;
       watches++;
-      let released = false;
-      let leave: (() => void) | undefined;
-      const release = () => {
-        if (released) return;
-        released = true;
-        leave?.();
-        connections--;
-        watches--;
-      };
-      try {
-        leave = fanout.open(watcher, open(), cursor);
-      } catch (err) {
-        release();
-        throw err;
-      }
-      return release;
+      return openCounted(watcher, cursor, open, () => watches--);
     },
 
     get activeSessions(): number {

@@ -380,6 +380,14 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     rememberUpdates(batch);
   }
 
+  /** Probes the stream again after the next back-off delay, which it returns (ms). */
+  function backOff(id: string | null): number {
+    const delay = Math.min(BACKOFF_FIRST_MS * 2 ** attempt, BACKOFF_MAX_MS);
+    attempt++;
+    retry = setTimeout(() => void probeStream(id), delay);
+    return delay;
+  }
+
   async function probeStream(id: string | null): Promise<void> {
     const mine = generation;
     const controller = new AbortController();
@@ -405,10 +413,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     probe = null;
 
     if (status === undefined || status >= 500 || status === 408) {
-      const delay = Math.min(BACKOFF_FIRST_MS * 2 ** attempt, BACKOFF_MAX_MS);
-      attempt++;
-      note('info', 'log.retry', { seconds: delay / 1000 });
-      retry = setTimeout(() => void probeStream(id), delay);
+      note('info', 'log.retry', { seconds: backOff(id) / 1000 });
     } else if (status === 429) {
       const seconds = retryAfterSeconds(retryAfter);
       note('info', 'log.busy', { seconds });
@@ -419,9 +424,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       // The watch stream has no session to lose: a server that refuses it is
       // asked again, backing off, and the refusal is logged once.
       if (attempt === 0) note('error', 'log.requestFailed', { status });
-      const delay = Math.min(BACKOFF_FIRST_MS * 2 ** attempt, BACKOFF_MAX_MS);
-      attempt++;
-      retry = setTimeout(() => void probeStream(id), delay);
+      backOff(id);
     } else {
       // 404: the session has ended (or the server restarted); 400: a bad id.
       note('error', 'log.sessionGone');

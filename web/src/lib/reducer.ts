@@ -300,6 +300,10 @@ function applyChange(state: LiveState, change: ChangeEvent): LiveState {
   return run.finish();
 }
 
+/** The server's heartbeat interval when it gave a usable one, else the one the state has. */
+const heartbeatOr = (state: LiveState, ms: number | undefined): number =>
+  ms !== undefined && ms > 0 ? ms : state.heartbeatInterval;
+
 function applyInit(state: LiveState, init: InitEvent): LiveState {
   const next: LiveState = {
     ...state,
@@ -308,7 +312,7 @@ function applyInit(state: LiveState, init: InitEvent): LiveState {
     version: init.version,
     synced: true,
     connection: 'live',
-    heartbeatInterval: init.heartbeat_interval > 0 ? init.heartbeat_interval : state.heartbeatInterval,
+    heartbeatInterval: heartbeatOr(state, init.heartbeat_interval),
     clock: init.timestamp,
     flash: {},
   };
@@ -361,10 +365,7 @@ export function reduce(state: LiveState, message: Message): LiveState {
         version: message.version,
         synced: true,
         clock: message.timestamp,
-        heartbeatInterval:
-          message.heartbeatInterval !== undefined && message.heartbeatInterval > 0
-            ? message.heartbeatInterval
-            : state.heartbeatInterval,
+        heartbeatInterval: heartbeatOr(state, message.heartbeatInterval),
         flash: {},
       };
     case 'reset':
