@@ -486,6 +486,17 @@ describe('liveTable: reconnecting', () => {
     expect(t.texts()).toContain('log.gap');
   });
 
+  it('the watchdog measures silence on a monotonic clock: a wall-clock jump is not silence', async () => {
+    const t = await running();
+    await vi.advanceTimersByTimeAsync(4000);
+    t.last().send({ type: 'heartbeat', timestamp: T0 });
+    vi.setSystemTime(Date.now() + 3_600_000);
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.sources).toHaveLength(2);
+  });
+
   it('a stream that keeps talking is never reopened; the watchdog counts from the last message', async () => {
     const t = await running();
     for (let seq = 11; seq <= 30; seq++) {

@@ -127,7 +127,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
    */
   function rememberUpdates(batch: readonly Message[]): void {
     if (updatesTimer !== undefined || !batch.some((m) => 'seq' in m)) return;
-    const wait = updatesWrittenAt + UPDATES_WRITE_MS - Date.now();
+    const wait = updatesWrittenAt + UPDATES_WRITE_MS - performance.now();
     if (wait <= 0) writeUpdates();
     else updatesTimer = setTimeout(writeUpdates, wait);
   }
@@ -135,7 +135,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
   function writeUpdates(): void {
     clearTimeout(updatesTimer);
     updatesTimer = undefined;
-    updatesWrittenAt = Date.now();
+    updatesWrittenAt = performance.now();
     const { updates, sessionId } = latest;
     if (sessionId !== null) store((s) => s.setItem(UPDATES_KEY, String(updates)));
   }
@@ -261,7 +261,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     es.onmessage = (event) => {
       receive(event.data);
       if (source !== es || stopping) return;
-      heardAt = Date.now();
+      heardAt = performance.now();
       // An init can bring a new heartbeat interval; otherwise the timer set stands.
       if (watchdogMs !== WATCHDOG_FACTOR * latest.heartbeatInterval) armWatchdog(id);
     };
@@ -292,11 +292,11 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
    */
   function armWatchdog(id: string | null): void {
     clearTimeout(watchdog);
-    heardAt = Date.now();
+    heardAt = performance.now();
     // Read without a flush: inits apply at once.
     const ms = (watchdogMs = WATCHDOG_FACTOR * latest.heartbeatInterval);
     const check = () => {
-      const left = heardAt + ms - Date.now();
+      const left = heardAt + ms - performance.now();
       if (left > 0) {
         watchdog = setTimeout(check, left);
         return;
