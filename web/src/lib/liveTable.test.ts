@@ -669,6 +669,21 @@ describe('liveTable: one render per frame', () => {
     expect(t.storage.get(UPDATES_KEY)).toBe('20');
   });
 
+  it('a store emits only when its own part changes: no button or log is written per change or heartbeat', async () => {
+    const t = await running();
+    const emitted = { session: 0, log: 0, connection: 0, stats: 0 };
+    const stops = (Object.keys(emitted) as (keyof typeof emitted)[]).map((name) =>
+      t.live[name].subscribe(() => void emitted[name]++),
+    );
+    t.last().send({ type: 'heartbeat', timestamp: T0 });
+    expect(emitted).toEqual({ session: 1, log: 1, connection: 1, stats: 1 });
+    t.last().send(add(11, row(11)));
+    t.last().send(add(12, row(12)));
+    stops.forEach((stop) => stop());
+    // Each change adds a row, a count and a log line; the session and the connection stay.
+    expect(emitted).toEqual({ session: 1, log: 3, connection: 1, stats: 3 });
+  });
+
   it('saves the update count at most once a second, and when the page is hidden away', async () => {
     let pageHide = () => {};
     const t = await running({}, { onPageHide: (save) => void (pageHide = save) });

@@ -1,4 +1,4 @@
-import { derived, get, writable } from 'svelte/store';
+import { derived, get, writable, type Readable } from 'svelte/store';
 import type { DataResponse, StreamEvent } from '../../../server/protocol';
 import { SESSION_ID_PATTERN, STREAM_EVENT_TYPES } from '../../../server/protocol';
 import type { MessageKey, MessageParams } from './i18n';
@@ -55,6 +55,32 @@ function isStreamEvent(value: unknown): value is StreamEvent {
 function retryAfterSeconds(header: string | null): number {
   const seconds = header === null ? NaN : Number(header.trim());
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : DEFAULT_RETRY_AFTER_S;
+}
+
+/**
+ * `derived`, except that it emits only when the picked value changes (by
+ * `same`, Object.is by default). A store of objects otherwise emits on every
+ * state change: at a thousand changes a second the session's buttons would be
+ * written every frame, and the log re-run on every heartbeat.
+ */
+export function changesOf<S, T>(
+  source: Readable<S>,
+  pick: (s: S) => T,
+  same: (a: T, b: T) => boolean = Object.is,
+): Readable<T> {
+  let last: { value: T } | undefined;
+  return derived(source, (value, set) => {
+    const next = pick(value);
+    if (last !== undefined && same(last.value, next)) return;
+    last = { value: next };
+    set(next);
+  });
+}
+
+/** The same fields with the same values. */
+export function sameFields<T extends object>(a: T, b: T): boolean {
+  const keys = Object.keys(a) as (keyof T)[];
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.is(a[key], b[key]));
 }
 
 /**
@@ -548,16 +574,19 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     paused: { subscribe: paused.subscribe },
     pause,
     resume,
-    table: derived(state, (s) => ({ rows: s.rows, version: s.version, flash: s.flash })),
-    stats: derived(state, (s) => ({ records: s.rows.length, updates: s.updates, average: averageScore(s) })),
-    log: derived(state, (s) => s.log),
-    connection: derived(state, (s) => s.connection),
-    session: derived([state, busy], ([s, b]) => ({
-      id: s.sessionId,
-      running: s.sessionId !== null,
-      busy: b,
-      ended: s.ended,
-    })),
+    table: changesOf(state, (s) => ({ rows: s.rows, version: s.version, flash: s.flash }), sameFields),
+    stats: changesOf(
+      state,
+      (s) => ({ records: s.rows.length, updates: s.updates, average: averageScore(s) }),
+      sameFields,
+    ),
+    log: changesOf(state, (s) => s.log),
+    connection: changesOf(state, (s) => s.connection),
+    session: changesOf(
+      derived([state, busy], (both) => both),
+      ([s, b]) => ({ id: s.sessionId, running: s.sessionId !== null, busy: b, ended: s.ended }),
+      sameFields,
+    ),
     start,
     stop,
     resumeOrLoad,
