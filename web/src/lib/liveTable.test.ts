@@ -131,6 +131,13 @@ const add = (seq: number, data: Row, session_id = ID): StreamEvent => ({
   session_id,
 });
 
+/** With no session the page goes on to follow the table: connecting to the watch stream. */
+function expectWatching(t: ReturnType<typeof setup>): void {
+  expect(get(t.live.connection)).toBe('connecting');
+  expect(t.last().url).toMatch(/^\/api\/stream(\?|$)/);
+  expect(t.last().closed).toBe(false);
+}
+
 /** Lets pending promise callbacks (fetch, json) run. */
 const settle = async () => {
   for (let i = 0; i < 20; i++) await Promise.resolve();
@@ -165,7 +172,7 @@ describe('liveTable: page load', () => {
     ).toEqual([1, 2]);
     expect(get(t.live.table).version).toBe(4);
     expect(get(t.live.stats)).toEqual({ records: 2, updates: 0, average: '80.5' });
-    expect(get(t.live.connection)).toBe('disconnected');
+    expectWatching(t);
     expect(t.texts()).toEqual(['log.loaded']);
     // Then it follows the table from there on the watch stream.
     expect(t.sources.map((source) => source.url)).toEqual(['/api/stream?since=4']);
@@ -209,8 +216,11 @@ describe('liveTable: page load', () => {
           : { status: 200 },
     });
     await t.live.resumeOrLoad();
+    expect(get(t.live.connection)).toBe('connecting');
     t.last().fail(2);
     await settle();
+    // It never was live: still connecting, not "reconnecting".
+    expect(get(t.live.connection)).toBe('connecting');
     expect(t.sources).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1000);
     expect(t.sources).toHaveLength(2);
@@ -304,7 +314,7 @@ describe('liveTable: page load', () => {
     await t.live.resumeOrLoad();
     t.last().fail(2);
     await settle();
-    expect(get(t.live.connection)).toBe('disconnected');
+    expectWatching(t);
     expect(get(t.live.session).running).toBe(false);
     expect(t.storage.has(SESSION_KEY)).toBe(false);
     // The page holds no table yet: the watch stream asks for one.
@@ -406,7 +416,7 @@ describe('liveTable: reconnecting', () => {
     expect(get(t.live.connection)).toBe('reconnecting');
   });
 
-  it('on CLOSED with 404 the session is over: disconnected, error logged, session forgotten', async () => {
+  it('on CLOSED with 404 the session is over: error logged, session forgotten, the table watched', async () => {
     const t = await running({
       'GET /api/stream/:id': () => ({
         status: 404,
@@ -415,7 +425,7 @@ describe('liveTable: reconnecting', () => {
     });
     t.last().fail(2);
     await settle();
-    expect(get(t.live.connection)).toBe('disconnected');
+    expectWatching(t);
     expect(get(t.live.session).running).toBe(false);
     expect(t.storage.has(SESSION_KEY)).toBe(false);
     expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'error', text: { key: 'log.sessionGone' } });
@@ -532,11 +542,11 @@ describe('liveTable: reconnecting', () => {
 });
 
 describe('liveTable: ending', () => {
-  it('end closes the stream, disconnects and does not reconnect', async () => {
+  it('end closes the session stream for good; the page watches the table instead', async () => {
     const t = await running();
     t.last().send({ type: 'end', session_id: ID, reason: 'timeout', message: '会话已超时，数据生成已结束' });
     expect(t.sessionSources().at(-1)?.closed).toBe(true);
-    expect(get(t.live.connection)).toBe('disconnected');
+    expectWatching(t);
     expect(get(t.live.session)).toMatchObject({ running: false, ended: true });
     expect(t.storage.has(SESSION_KEY)).toBe(false);
     expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '会话已超时，数据生成已结束' });
@@ -581,7 +591,7 @@ describe('liveTable: ending', () => {
     expect(t.last().closed).toBe(false);
     t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
     expect(t.sessionSources().at(-1)?.closed).toBe(true);
-    expect(get(t.live.connection)).toBe('disconnected');
+    expectWatching(t);
     expect(get(t.live.session).running).toBe(false);
     expect(t.storage.has(SESSION_KEY)).toBe(false);
     expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '数据生成已结束' });
@@ -596,7 +606,7 @@ describe('liveTable: ending', () => {
     expect(t.last().closed).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     expect(t.sessionSources().at(-1)?.closed).toBe(true);
-    expect(get(t.live.connection)).toBe('disconnected');
+    expectWatching(t);
     expect(get(t.live.session).running).toBe(false);
     expect(t.storage.has(SESSION_KEY)).toBe(false);
   });
@@ -607,7 +617,7 @@ describe('liveTable: ending', () => {
     t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
     await pending;
     expect(t.texts().slice(-2)).toEqual(['数据生成已结束', '数据生成已停止']);
-    expect(get(t.live.connection)).toBe('disconnected');
+    expectWatching(t);
   });
 
   it('stop during a backoff cancels the pending retry', async () => {
@@ -616,7 +626,7 @@ describe('liveTable: ending', () => {
     await settle();
     expect(t.streamRequests()).toBe(1);
     await t.live.stop();
-    expect(get(t.live.connection)).toBe('disconnected');
+    expectWatching(t);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(t.streamRequests()).toBe(1);
     expect(t.sessionSources()).toHaveLength(1);

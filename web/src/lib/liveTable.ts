@@ -246,7 +246,10 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
    */
   function watch(): void {
     watchWhenShown = hidden;
-    if (!hidden) open(null, true);
+    if (hidden) return;
+    // Connecting until it opens; a first attempt that fails leaves it so (see reconnecting).
+    dispatch({ type: 'connection', state: 'connecting' });
+    open(null, true);
   }
 
   deps.onVisibilityChange?.((visible) => {
