@@ -53,3 +53,36 @@ test('a page with no session shows the changes another page makes, as they come'
     await context.close();
   }
 });
+
+test('a page with no session can pause the changes it follows, and catch up on resume', async ({
+  app,
+  server,
+  browser,
+  baseURL,
+}) => {
+  const context = await browser.newContext({ baseURL });
+  try {
+    await app.expectNoSession();
+    const pause = app.page.getByTestId('pause');
+    await pause.click();
+    await expect(pause).toHaveAttribute('aria-pressed', 'true');
+    const frozenAt = await app.version();
+    const other = new LiveTablePage(await context.newPage());
+    await other.open();
+    await other.startSession();
+    await app.page.bringToFront();
+    const held = async () => Number(/(\d+)/.exec((await pause.textContent()) ?? '')?.[1] ?? 0);
+    await expect.poll(held).toBeGreaterThanOrEqual(5);
+    expect(await app.version()).toBe(frozenAt);
+    await pause.click();
+    await expect(pause).toHaveAttribute('aria-pressed', 'false');
+    await app.waitForVersion(frozenAt + 5);
+    await other.page.bringToFront();
+    await other.stop.click();
+    await other.expectNoSession();
+    await app.page.bringToFront();
+    await app.expectSameTableAs(server);
+  } finally {
+    await context.close();
+  }
+});

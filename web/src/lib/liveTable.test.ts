@@ -767,9 +767,49 @@ describe('liveTable: pause and resume', () => {
     expect(get(t.live.log).some((e) => typeof e.text !== 'string' && e.text.key === 'log.resync')).toBe(true);
   });
 
-  it('cannot pause without a running session', () => {
+  it('a page with no session pauses the changes it follows, and resumes them', async () => {
     const t = setup();
+    await t.live.resumeOrLoad();
+    t.last().open();
     t.live.pause();
-    expect(get(t.live.paused).paused).toBe(false);
+    t.last().send(add(11, row(3), 'OTHERSESSION0000'));
+    t.last().send(add(12, row(4), 'OTHERSESSION0000'));
+    expect(get(t.live.paused)).toEqual({ paused: true, held: 2 });
+    expect(get(t.live.table).version).toBe(10);
+    t.live.resume();
+    expect(get(t.live.table).version).toBe(12);
+    expect(get(t.live.stats).records).toBe(4);
+    // Changes seen without a session are not this page's updates.
+    expect(get(t.live.stats).updates).toBe(0);
+  });
+
+  it('a page with no session that held too much loads the table afresh on the watch stream', async () => {
+    const t = setup({}, { maxHeld: 2 });
+    await t.live.resumeOrLoad();
+    const watch = t.last();
+    watch.open();
+    t.live.pause();
+    for (let seq = 11; seq <= 14; seq++) watch.send(add(seq, row(seq), 'OTHERSESSION0000'));
+    t.live.resume();
+    expect(watch.closed).toBe(true);
+    expect(t.last().url).toBe('/api/stream');
+  });
+
+  it('held changes let go with no stream open are asked for again from the version held', async () => {
+    let setVisible: (visible: boolean) => void = () => {};
+    const t = setup({}, { maxHeld: 2, onVisibilityChange: (listener) => void (setVisible = listener) });
+    await t.live.resumeOrLoad();
+    t.last().open();
+    t.live.pause();
+    for (let seq = 11; seq <= 14; seq++) t.last().send(add(seq, row(seq), 'OTHERSESSION0000'));
+    setVisible(false);
+    t.live.resume();
+    expect(get(t.live.table).version).toBe(10);
+    setVisible(true);
+    expect(t.last().url).toBe('/api/stream?since=10');
+    t.last().open();
+    // The replay of what was let go is applied, not taken for a repeat.
+    t.last().send(add(11, row(11), 'OTHERSESSION0000'));
+    expect(get(t.live.table).version).toBe(11);
   });
 });

@@ -123,6 +123,8 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
   // The newest seq received, applied or not, so gaps and replays are told apart before a frame.
   let received = 0;
   const paused = writable({ paused: false, held: 0 });
+  // The same, read on every message.
+  let isPaused = false;
 
   /** Applies every queued message in one fold: one new state, one render. */
   function flush(): void {
@@ -377,7 +379,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       open(id, false);
       return;
     }
-    if (get(paused).paused) {
+    if (isPaused) {
       held.hold(message);
       paused.set({ paused: true, held: held.count });
     } else {
@@ -385,23 +387,29 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     }
   }
 
-  /** Holds back changes from the stream until `resume`; the stream itself stays open. */
+  /**
+   * Holds back changes from the stream until `resume`; the stream itself stays
+   * open. A page with no session can pause too: it follows everyone's changes.
+   */
   function pause(): void {
-    if (get(paused).paused || get(state).sessionId === null) return;
+    if (isPaused) return;
+    isPaused = true;
     paused.set({ paused: true, held: held.count });
   }
 
   /** Applies every change held back since `pause`, in one fold, and goes live again. */
   function resume(): void {
-    if (!get(paused).paused) return;
+    if (!isPaused) return;
+    isPaused = false;
     const { messages: batch, dropped } = held.take();
     paused.set({ paused: false, held: 0 });
     flush();
     if (dropped > 0) {
-      // Too much was let go to replay: start over from a fresh snapshot.
+      // Too much was let go to replay: start over from a fresh snapshot. With
+      // no stream open, the next one resumes from the version the table holds.
       note('info', 'log.resync', { count: dropped });
-      const id = get(state).sessionId;
-      if (id !== null) open(id, false);
+      received = latest.version;
+      if (following !== undefined) open(following, false);
       return;
     }
     if (batch.length === 0) return;
