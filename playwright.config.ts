@@ -1,19 +1,5 @@
-import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
-
-/**
- * The browser to drive: $CHROMIUM_PATH, else a system Chromium, else the one
- * Playwright downloads itself (`npx playwright install chromium`).
- */
-function systemChromium(): string | undefined {
-  const candidates = [
-    process.env.CHROMIUM_PATH,
-    '/usr/bin/chromium',
-    '/usr/bin/chromium-browser',
-    '/usr/bin/google-chrome',
-  ];
-  return candidates.find((path): path is string => Boolean(path) && existsSync(path as string));
-}
+import { CHROMIUM_ARGS, systemChromium } from './e2e/chromium.js';
 
 export default defineConfig({
   testDir: 'e2e',
@@ -33,13 +19,7 @@ export default defineConfig({
     trace: 'retain-on-failure',
     launchOptions: {
       executablePath: systemChromium(),
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
     },
   },
 });

@@ -7,11 +7,14 @@
  *
  * BENCH_PROFILE=file.cpuprofile also records the page's JavaScript while it
  * streams (open the file in Chrome DevTools) and prints the top functions.
+ * BENCH_CSS='…' adds a style sheet to the page once it has loaded, to
+ * measure a style change without a rebuild (the page's CSP is bypassed then).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { chromium, type Page } from '@playwright/test';
+import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
 
 const ROWS = 100_000;
 const STREAM_MS = 20_000;
@@ -35,13 +38,6 @@ const SERVER_ARGS = [
   '2000',
   '--static-dir',
   'dist/web',
-];
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
 ];
 const TARGETS = { frame_p95_ms: 20, longest_task_after_load_ms: 100, dom_rows: 200 };
 
@@ -289,10 +285,10 @@ function topFunctions(profile: CpuProfile, count = 25): string {
 
 async function main(): Promise<void> {
   const { url, child } = await startServer();
-  const executablePath = existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined;
-  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: systemChromium(), args: CHROMIUM_ARGS });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const extraCss = process.env.BENCH_CSS;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: extraCss !== undefined });
     // tsx compiles with esbuild's keepNames, which wraps functions passed to
     // the page in a `__name` helper the page does not have.
     await page.addInitScript('globalThis.__name = (fn) => fn;');
@@ -307,6 +303,7 @@ async function main(): Promise<void> {
       { timeout: 60_000 },
     );
     const pageLoadMs = Date.now() - loadStart;
+    if (extraCss !== undefined) await page.addStyleTag({ content: extraCss });
 
     // What scrolling alone costs on this machine: no session, nothing streams.
     // The server, and everything else this process started: Chromium's processes.
