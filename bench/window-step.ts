@@ -1,0 +1,133 @@
+/**
+ * What one move of the grid's window costs the page's main thread. A real
+ * Chromium shows a 100,000-row table (nothing streams); the grid is scrolled
+ * by exactly one window step (20 rows) 60 times, 80 ms apart, under a
+ * DevTools trace, and the median of each phase of the task that laid out
+ * the new rows is printed as one JSON object. Tracing slows everything, so
+ * compare the numbers with each other, not with a frame's 16.7 ms.
+ *
+ *   npm run build && npx tsx bench/window-step.ts
+ *
+ * BENCH_CSS='…' adds a style sheet once the page has loaded (as in bench/browser.ts).
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { chromium } from '@playwright/test';
+import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
+
+const ROWS = 100_000;
+const STEPS = 60;
+/** DataTable.svelte's WINDOW_STEP. */
+const STEP_ROWS = 20;
+const PHASES = ['Layout', 'Paint', 'UpdateLayoutTree', 'PrePaint', 'Layerize', 'Commit', 'FunctionCall'];
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  args?: { name?: string; beginData?: { dirtyObjects?: number } };
+}
+
+const server = spawn(
+  process.execPath,
+  [
+    'dist/server/main.js',
+    '--port',
+    '0',
+    '--store',
+    'memory',
+    '--seed-rows',
+    String(ROWS),
+    '--max-records',
+    String(2 * ROWS),
+    '--static-dir',
+    'dist/web',
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+
+async function main(): Promise<void> {
+  const url = await new Promise<string>((resolve, reject) => {
+    server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    createInterface({ input: server.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'listening' && entry.url) resolve(entry.url);
+      } catch {
+        // not a log line of ours
+      }
+    });
+  });
+  const browser = await chromium.launch({ executablePath: systemChromium(), args: CHROMIUM_ARGS });
+  try {
+    const css = process.env.BENCH_CSS;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: css !== undefined });
+    await page.addInitScript('globalThis.__name = (fn) => fn;');
+    await page.goto(url);
+    await page.waitForFunction(
+      (rows) => document.querySelector('[data-testid="table"]')?.getAttribute('aria-rowcount') === String(rows + 1),
+      ROWS,
+      { timeout: 60_000 },
+    );
+    if (css !== undefined) await page.addStyleTag({ content: css });
+    await page.waitForTimeout(500);
+
+    await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+    await page.evaluate(
+      async ([steps, stepRows]) => {
+        const grid = document.querySelector<HTMLElement>('[data-testid="grid-scroller"]')!;
+        const rowHeight = grid.querySelector('tbody tr[data-row-id]')!.getBoundingClientRect().height;
+        for (let i = 1; i <= steps; i++) {
+          grid.scrollTop = i * stepRows * rowHeight + 5;
+          await new Promise((resolve) => setTimeout(resolve, 80));
+        }
+      },
+      [STEPS, STEP_ROWS],
+    );
+    const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] } | TraceEvent[];
+    const events = Array.isArray(trace) ? trace : trace.traceEvents;
+
+    const main = events.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+    if (main === undefined) throw new Error('no renderer main thread in the trace');
+    const slices = events
+      .filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.dur !== undefined)
+      .sort((a, b) => a.ts - b.ts);
+    const tasks = slices.filter((e) => e.name === 'RunTask');
+    const within = (outer: TraceEvent, e: TraceEvent) => e.ts >= outer.ts && e.ts <= outer.ts + outer.dur!;
+    // A step lays out 20 new rows: far more objects than a frame's text changes.
+    const stepTasks = new Set(
+      slices
+        .filter((e) => e.name === 'Layout' && (e.args?.beginData?.dirtyObjects ?? 0) > 100)
+        .map((layout) => tasks.find((task) => within(task, layout)))
+        .filter((task): task is TraceEvent => task !== undefined),
+    );
+    const samples: Record<string, number[]> = { task: [] };
+    for (const task of stepTasks) {
+      samples.task!.push(task.dur! / 1000);
+      const inner = slices.filter((e) => e !== task && within(task, e));
+      for (const phase of PHASES)
+        (samples[phase] ??= []).push(inner.filter((e) => e.name === phase).reduce((sum, e) => sum + e.dur!, 0) / 1000);
+    }
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+    console.log(
+      JSON.stringify({
+        benchmark: 'window-step',
+        steps: stepTasks.size,
+        median_ms: Object.fromEntries(
+          Object.entries(samples).map(([phase, values]) => [phase, Math.round(median(values) * 100) / 100]),
+        ),
+      }),
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
+try {
+  await main();
+} finally {
+  server.kill('SIGTERM');
+}
