@@ -694,6 +694,17 @@ describe('liveTable: one render per frame', () => {
     expect(emitted).toEqual({ session: 1, log: 3, connection: 1, stats: 3 });
   });
 
+  it('a store read again after its last subscriber left gives the current value', async () => {
+    const t = await running();
+    const stop = t.live.stats.subscribe(() => {});
+    stop();
+    t.last().send(add(11, row(11)));
+    expect(get(t.live.stats).records).toBe(3);
+    const seen: number[] = [];
+    t.live.stats.subscribe((stats) => seen.push(stats.records))();
+    expect(seen).toEqual([3]);
+  });
+
   it('saves the update count at most once a second, and when the page is hidden away', async () => {
     let pageHide = () => {};
     const t = await running({}, { onPageHide: (save) => void (pageHide = save) });
@@ -739,14 +750,39 @@ describe('liveTable: pause and resume', () => {
     expect(get(t.live.stats).updates).toBe(2);
   });
 
-  it('a session that ends while paused leaves the page with every change applied', async () => {
+  it('a pause outlives the session: held changes stay held on the watch stream, and resume applies them', async () => {
     const t = await running();
     t.live.pause();
     t.last().send(add(11, row(11)));
     t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
-    expect(get(t.live.paused).paused).toBe(false);
-    expect(get(t.live.table).version).toBe(11);
     expect(get(t.live.session).running).toBe(false);
+    expect(get(t.live.paused)).toEqual({ paused: true, held: 1 });
+    expect(get(t.live.table).version).toBe(10);
+    // The watch stream replays from the version shown; what is held already is not held twice.
+    expect(t.last().url).toBe('/api/stream?since=10');
+    t.last().open();
+    t.last().send(add(11, row(11)));
+    t.last().send(add(12, row(12), 'OTHERSESSION0000'));
+    expect(get(t.live.paused)).toEqual({ paused: true, held: 2 });
+    t.live.resume();
+    expect(get(t.live.table).version).toBe(12);
+  });
+
+  it('a snapshot while paused replaces what is held: a gap past the held limit opens one stream, not two', async () => {
+    const t = await running({}, { maxHeld: 2 });
+    t.live.pause();
+    for (let seq = 11; seq <= 14; seq++) t.last().send(add(seq, row(seq)));
+    t.last().send(add(20, row(20)));
+    expect(t.texts()).toContain('log.gap');
+    expect(t.sources).toHaveLength(2);
+    expect(t.last().url).toBe(`/api/stream/${ID}`);
+    t.last().open();
+    t.last().send(init([row(1), row(2), row(20)], 20));
+    expect(get(t.live.table).version).toBe(20);
+    expect(get(t.live.paused)).toEqual({ paused: true, held: 0 });
+    t.live.resume();
+    expect(t.sources).toHaveLength(2);
+    expect(get(t.live.paused)).toEqual({ paused: false, held: 0 });
   });
 
   it('past maxHeld lets held changes go, keeps counting, and resumes from a fresh snapshot', async () => {

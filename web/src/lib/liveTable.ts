@@ -232,7 +232,6 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
 
   /** The session is over on this page: close everything, then follow the table on the watch stream. */
   function leaveSession(): void {
-    resume();
     teardown();
     forget();
     dispatch({ type: 'session', id: null });
@@ -351,16 +350,19 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       return;
     }
     if (message.type === 'init') {
-      // A snapshot replaces the table at once, paused or not; held changes it
-      // already contains are dropped as replays when they are applied.
+      // A snapshot replaces the table at once, paused or not. It was taken
+      // after every change this page received, so whatever is held is in it.
+      if (isPaused) {
+        held.take();
+        paused.set({ paused: true, held: 0 });
+      }
       enqueue(message);
       flush();
       received = message.version;
       return;
     }
     if (!('seq' in message)) {
-      // Held changes came before the end; they belong in the table it ends with.
-      if (message.type === 'end') resume();
+      // A pause outlives the session: what is held stays held until resumed.
       enqueue(message);
       // The reducer has logged the end and marked the session over.
       if (message.type === 'end') leaveSession();
@@ -372,11 +374,8 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     if (message.seq > before + 1 && following !== undefined) {
       // A gap should never happen; if it does, the table cannot be trusted:
       // start over from a fresh snapshot rather than drift from the server.
-      const id = following;
-      resume();
-      enqueue(message);
-      flush();
-      open(id, false);
+      note('error', 'log.gap', { expected: before + 1, seq: message.seq });
+      open(following, false);
       return;
     }
     if (isPaused) {
