@@ -10,11 +10,10 @@
  * BENCH_CSS='…' adds a style sheet to the page once it has loaded, to
  * measure a style change without a rebuild (the page's CSP is bypassed then).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { chromium, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
+import { spawnServer } from './spawnServer.js';
 
 const ROWS = 100_000;
 const STREAM_MS = 20_000;
@@ -40,25 +39,6 @@ const SERVER_ARGS = [
   'dist/web',
 ];
 const TARGETS = { frame_p95_ms: 20, longest_task_after_load_ms: 100, dom_rows: 200 };
-
-function startServer(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, SERVER_ARGS, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'listening' && entry.url) {
-          clearTimeout(timer);
-          resolve({ url: entry.url, child });
-        }
-      } catch {
-        // not a log line of ours
-      }
-    });
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -284,7 +264,15 @@ function topFunctions(profile: CpuProfile, count = 25): string {
 }
 
 async function main(): Promise<void> {
-  const { url, child } = await startServer();
+  const { url, child } = await spawnServer(SERVER_ARGS);
+  try {
+    await measure(url, child.pid ?? -1);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function measure(url: string, serverPid: number): Promise<void> {
   const browser = await chromium.launch({ executablePath: systemChromium(), args: CHROMIUM_ARGS });
   try {
     const extraCss = process.env.BENCH_CSS;
@@ -307,7 +295,7 @@ async function main(): Promise<void> {
 
     // What scrolling alone costs on this machine: no session, nothing streams.
     // The server, and everything else this process started: Chromium's processes.
-    const roots: [number, number] = [child.pid ?? -1, process.pid];
+    const roots: [number, number] = [serverPid, process.pid];
     const idleCpu0 = threadCpu(roots);
     const idleStart = Date.now();
     const idle = await scrollFor(page, IDLE_MS);
@@ -393,7 +381,6 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(output));
   } finally {
     await browser.close();
-    child.kill('SIGTERM');
   }
 }
 

@@ -4,9 +4,8 @@
  * one JSON object with every number and each target next to what was
  * measured. Needs `npm run build` first. Set BENCH_QUICK=1 for a short run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { runLoad, type LoadResult } from './loadClient.js';
+import { spawnServer, type RunningServer } from './spawnServer.js';
 
 const QUICK = Boolean(process.env.BENCH_QUICK);
 /** BENCH_ONLY=timeToInit,bytesPerEvent runs just those scenarios. */
@@ -15,26 +14,8 @@ const wanted = (name: string) => ONLY === undefined || ONLY.includes(name);
 const SECONDS = QUICK ? 3 : 10;
 const HOST = '127.0.0.1';
 
-interface Running {
-  url: string;
-  port: number;
-  child: ChildProcess;
-}
-
-function start(command: string[], extra: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [...command, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${command.join(' ')} exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'listening' && entry.url)
-          resolve({ url: entry.url, port: Number(new URL(entry.url).port), child });
-      } catch {
-        // not a log line
-      }
-    });
-  });
+function start(command: string[], extra: string[]): Promise<RunningServer> {
+  return spawnServer([...command, ...extra]);
 }
 
 const livetableArgs = (interval: number, perTick: number, more: string[] = []) => [
@@ -73,17 +54,21 @@ async function baseline(interval: number, perTick: number) {
   return { ...server, path: '/stream' };
 }
 
-async function rss(server: Running, kind: 'livetable' | 'baseline'): Promise<number> {
+async function rss(server: RunningServer, kind: 'livetable' | 'baseline'): Promise<number> {
   if (kind === 'baseline') return ((await (await fetch(`${server.url}/metrics`)).json()) as { rss: number }).rss;
   return ((await (await fetch(`${server.url}/api/metrics`)).json()) as { memory_usage: { rss: number } }).memory_usage
     .rss;
 }
 
-const stop = (server: Running) => {
+const stop = (server: RunningServer) => {
   server.child.kill('SIGKILL');
 };
 
-async function load(server: Running & { path: string }, clients: number, path = server.path): Promise<LoadResult> {
+async function load(
+  server: RunningServer & { path: string },
+  clients: number,
+  path = server.path,
+): Promise<LoadResult> {
   return runLoad({ host: HOST, port: server.port, path, clients, seconds: SECONDS });
 }
 
@@ -104,7 +89,7 @@ async function fanout(clients: number, interval: number, perTick: number) {
 
 /** Connects `clients` idle streams (1 change/s): latency, and server memory per open stream. */
 async function manyStreams(clients: number) {
-  const measure = async (server: Running & { path: string }, kind: 'livetable' | 'baseline') => {
+  const measure = async (server: RunningServer & { path: string }, kind: 'livetable' | 'baseline') => {
     const before = await rss(server, kind);
     let peak = before;
     // Sampled while runLoad holds every stream open.

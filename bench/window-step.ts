@@ -10,10 +10,9 @@
  *
  * BENCH_CSS='…' adds a style sheet once the page has loaded (as in bench/browser.ts).
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
+import { spawnServer } from './spawnServer.js';
 
 const ROWS = 100_000;
 const STEPS = 60;
@@ -31,36 +30,7 @@ interface TraceEvent {
   args?: { name?: string; beginData?: { dirtyObjects?: number } };
 }
 
-const server = spawn(
-  process.execPath,
-  [
-    'dist/server/main.js',
-    '--port',
-    '0',
-    '--store',
-    'memory',
-    '--seed-rows',
-    String(ROWS),
-    '--max-records',
-    String(2 * ROWS),
-    '--static-dir',
-    'dist/web',
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-
-async function main(): Promise<void> {
-  const url = await new Promise<string>((resolve, reject) => {
-    server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    createInterface({ input: server.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'listening' && entry.url) resolve(entry.url);
-      } catch {
-        // not a log line of ours
-      }
-    });
-  });
+async function measure(url: string): Promise<void> {
   const browser = await chromium.launch({ executablePath: systemChromium(), args: CHROMIUM_ARGS });
   try {
     const css = process.env.BENCH_CSS;
@@ -77,7 +47,7 @@ async function main(): Promise<void> {
 
     await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
     await page.evaluate(
-      async ([steps, stepRows]) => {
+      async ({ steps, stepRows }) => {
         const grid = document.querySelector<HTMLElement>('[data-testid="grid-scroller"]')!;
         const rowHeight = grid.querySelector('tbody tr[data-row-id]')!.getBoundingClientRect().height;
         for (let i = 1; i <= steps; i++) {
@@ -85,7 +55,7 @@ async function main(): Promise<void> {
           await new Promise((resolve) => setTimeout(resolve, 80));
         }
       },
-      [STEPS, STEP_ROWS],
+      { steps: STEPS, stepRows: STEP_ROWS },
     );
     const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] } | TraceEvent[];
     const events = Array.isArray(trace) ? trace : trace.traceEvents;
@@ -104,6 +74,9 @@ async function main(): Promise<void> {
         .map((layout) => tasks.find((task) => within(task, layout)))
         .filter((task): task is TraceEvent => task !== undefined),
     );
+    // Each step should show up once; far fewer means the grid did not move or the trace changed shape.
+    if (stepTasks.size < STEPS / 2)
+      throw new Error(`found ${stepTasks.size} window steps in the trace, expected ${STEPS}`);
     const samples: Record<string, number[]> = { task: [] };
     for (const task of stepTasks) {
       samples.task!.push(task.dur! / 1000);
@@ -126,8 +99,21 @@ async function main(): Promise<void> {
   }
 }
 
+const { url, child } = await spawnServer([
+  'dist/server/main.js',
+  '--port',
+  '0',
+  '--store',
+  'memory',
+  '--seed-rows',
+  String(ROWS),
+  '--max-records',
+  String(2 * ROWS),
+  '--static-dir',
+  'dist/web',
+]);
 try {
-  await main();
+  await measure(url);
 } finally {
-  server.kill('SIGTERM');
+  child.kill('SIGTERM');
 }
