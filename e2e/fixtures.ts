@@ -83,6 +83,7 @@ function defineGridReader(): void {
 export class LiveTablePage {
   readonly start: Locator;
   readonly stop: Locator;
+  readonly pause: Locator;
   readonly connection: Locator;
   readonly table: Locator;
   readonly rows: Locator;
@@ -94,6 +95,7 @@ export class LiveTablePage {
   constructor(readonly page: Page) {
     this.start = page.getByTestId('start');
     this.stop = page.getByTestId('stop');
+    this.pause = page.getByTestId('pause');
     this.connection = page.getByTestId('connection');
     this.table = page.getByTestId('table');
     this.rows = this.table.locator('tbody tr[data-row-id]');
@@ -112,6 +114,11 @@ export class LiveTablePage {
   /** The version of the table the page holds: the seq of the last change applied. */
   async version(): Promise<number> {
     return Number(await this.table.getAttribute('data-version'));
+  }
+
+  /** How many changes the paused page holds back, as its Resume button counts them. */
+  async held(): Promise<number> {
+    return Number(/(\d+)/.exec((await this.pause.textContent()) ?? '')?.[1] ?? 0);
   }
 
   async waitForVersion(atLeast: number): Promise<void> {
