@@ -13,21 +13,12 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
-import { spawnServer } from './spawnServer.js';
+import { seededServerArgs, spawnServer } from './spawnServer.js';
 
 const ROWS = 100_000;
 const STREAM_MS = 20_000;
 const IDLE_MS = 5_000;
-const SERVER_ARGS = [
-  'dist/server/main.js',
-  '--port',
-  '0',
-  '--store',
-  'memory',
-  '--seed-rows',
-  String(ROWS),
-  '--max-records',
-  String(2 * ROWS),
+const SERVER_ARGS = seededServerArgs(ROWS, [
   // 10 changes every 10 ms: 1,000 a second (a 1 ms timer only manages about 800 ticks).
   '--update-interval',
   '10',
@@ -35,9 +26,7 @@ const SERVER_ARGS = [
   '10',
   '--heartbeat-interval',
   '2000',
-  '--static-dir',
-  'dist/web',
-];
+]);
 const TARGETS = { frame_p95_ms: 20, longest_task_after_load_ms: 100, dom_rows: 200 };
 
 function percentile(sorted: number[], p: number): number {

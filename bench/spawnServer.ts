@@ -36,3 +36,24 @@ export function spawnServer(args: string[], timeoutMs = 30_000): Promise<Running
     });
   });
 }
+
+/**
+ * Arguments for Livetable's built server seeded with `rows` rows (room for
+ * as many again), in memory, serving the built page; `more` is appended.
+ */
+export function seededServerArgs(rows: number, more: string[] = []): string[] {
+  return [
+    'dist/server/main.js',
+    '--port',
+    '0',
+    '--store',
+    'memory',
+    '--seed-rows',
+    String(rows),
+    '--max-records',
+    String(2 * rows),
+    '--static-dir',
+    'dist/web',
+    ...more,
+  ];
+}

@@ -12,7 +12,7 @@
  */
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
-import { spawnServer } from './spawnServer.js';
+import { seededServerArgs, spawnServer } from './spawnServer.js';
 
 const ROWS = 100_000;
 const STEPS = 60;
@@ -99,19 +99,7 @@ async function measure(url: string): Promise<void> {
   }
 }
 
-const { url, child } = await spawnServer([
-  'dist/server/main.js',
-  '--port',
-  '0',
-  '--store',
-  'memory',
-  '--seed-rows',
-  String(ROWS),
-  '--max-records',
-  String(2 * ROWS),
-  '--static-dir',
-  'dist/web',
-]);
+const { url, child } = await spawnServer(seededServerArgs(ROWS));
 try {
   await measure(url);
 } finally {
