@@ -507,6 +507,33 @@ describe('liveTable: reconnecting', () => {
     expect(t.sources).toHaveLength(2);
   });
 
+  it('a hidden tab whose watchdog timer runs late checks its stream as soon as it shows again', async () => {
+    let setVisible: (visible: boolean) => void = () => {};
+    const t = await running({}, { onVisibilityChange: (listener) => void (setVisible = listener) });
+    setVisible(false);
+    // Browsers run a hidden tab's timers late; here, not at all.
+    vi.clearAllTimers();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.sources).toHaveLength(1);
+    setVisible(true);
+    expect(t.sources).toHaveLength(2);
+    expect(t.last().url).toBe(`/api/stream/${ID}?since=10`);
+  });
+
+  it('a tab shown again with a stream that kept talking keeps it, watchdog and all', async () => {
+    let setVisible: (visible: boolean) => void = () => {};
+    const t = await running({}, { onVisibilityChange: (listener) => void (setVisible = listener) });
+    setVisible(false);
+    await vi.advanceTimersByTimeAsync(4000);
+    t.last().send({ type: 'heartbeat', timestamp: T0 });
+    setVisible(true);
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(t.sources).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.sources).toHaveLength(2);
+  });
+
   it('a stream that keeps talking is never reopened; the watchdog counts from the last message', async () => {
     const t = await running();
     for (let seq = 11; seq <= 30; seq++) {

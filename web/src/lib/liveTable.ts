@@ -97,6 +97,8 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
 
   let source: StreamSource | null = null;
   let watchdog: ReturnType<typeof setTimeout> | undefined;
+  /** The pending watchdog's check, to run early when a hidden tab shows again. */
+  let watchdogCheck: (() => void) | undefined;
   /** When the stream last delivered anything, and the silence the watchdog allows (ms). */
   let heardAt = 0;
   let watchdogMs = 0;
@@ -255,7 +257,16 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
 
   deps.onVisibilityChange?.((visible) => {
     hidden = !visible;
-    if (latest.sessionId !== null) return; // a session's stream stays open, hidden or not
+    if (latest.sessionId !== null) {
+      // A session's stream stays open, hidden or not. Browsers run a hidden
+      // tab's timers late (Chrome: once a minute after five minutes), so the
+      // watchdog looks at once when the tab shows again.
+      if (visible && watchdog !== undefined) {
+        clearTimeout(watchdog);
+        watchdogCheck?.();
+      }
+      return;
+    }
     if (hidden && (source !== null || probe !== null || retry !== undefined)) {
       teardown();
       dispatch({ type: 'connection', state: 'disconnected' });
@@ -335,6 +346,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       dispatch({ type: 'connection', state: 'reconnecting' });
       open(id, true);
     };
+    watchdogCheck = check;
     watchdog = setTimeout(check, ms);
   }
 
