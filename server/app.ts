@@ -9,6 +9,7 @@ import { requireBearer } from './http/auth.js';
 import {
   jsonBody,
   originPolicy,
+  refuseBrokenPath,
   refuseTraversal,
   securityHeaders,
   startRateLimit,
@@ -139,7 +140,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     });
     app.use(access as unknown as Middleware);
   }
-  app.use(originPolicy(config.allowedOrigins), (req, res, next) =>
+  app.use(originPolicy(config.allowedOrigins), refuseBrokenPath, (req, res, next) =>
     isApiPath(req.path) ? next() : refuseTraversal(req, res, next),
   );
 

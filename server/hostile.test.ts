@@ -262,6 +262,8 @@ describe('a hostile-input corpus', () => {
     ['traversal in assets', () => rawGet('/assets/../../server/main.ts'), 404, 'not_found'],
     ['NUL in a path', () => rawGet('/index.html%00.png'), 404, 'not_found'],
     ['broken percent-encoding', () => rawGet('/%zz'), 400, 'invalid_path'],
+    ['broken percent-encoding under /api', () => rawGet('/api/%zz'), 400, 'invalid_path'],
+    ['broken percent-encoding in a session id', () => rawGet('/api/stream/AAAAAAAAAAAAAAA%zz'), 400, 'invalid_path'],
     // Unknown API routes
     ['unknown API route', () => get('/api/nope'), 404, 'not_found'],
     // The watch stream checks its resume point like a session stream

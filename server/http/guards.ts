@@ -175,17 +175,26 @@ export function startRateLimit(bucket: ReturnType<typeof tokenBucket>): Middlewa
   };
 }
 
+function decodedPath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw new HttpError(400, 'invalid_path', 'The path is not valid percent-encoding.');
+  }
+}
+
+/** Every path, the API's included, must be valid percent-encoding: 400 otherwise. */
+export const refuseBrokenPath: Middleware = (req, _res, next) => {
+  decodedPath(req.path);
+  return next();
+};
+
 /**
  * Paths that try to leave the web root (`..`, encoded or not, backslashes,
  * NUL) get 404 before they reach the file server.
  */
 export const refuseTraversal: Middleware = (req, _res, next) => {
-  let path: string;
-  try {
-    path = decodeURIComponent(req.path);
-  } catch {
-    throw new HttpError(400, 'invalid_path', 'The path is not valid percent-encoding.');
-  }
+  const path = decodedPath(req.path);
   if (/(^|[/\\])\.\.([/\\]|$)|\\|\0/.test(path) || /%2e|%2f|%5c|%00/i.test(path)) {
     throw new HttpError(404, 'not_found', 'No such file.');
   }
