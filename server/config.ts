@@ -211,7 +211,7 @@ const OPTIONS = [
     flag: 'seed-rows',
     fallback: '10',
     meta: 'N',
-    help: 'Rows the table starts with',
+    help: 'Rows a new table starts with (a table already in --data-dir is kept)',
     parse: integer(0, 10_000_000),
   }),
   spec({

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { StartResponse } from './protocol.js';
 import { openStream } from './testing/sseClient.js';
 
@@ -102,5 +102,30 @@ describe('the livetable command with a bad data directory', () => {
     expect(await run.exited).toBe(1);
     expect(run.stderr()).toMatch(/livetable: could not start: cannot use .*livetable\.db/);
     expect(readFileSync(file, 'utf8')).toBe('not a database, but precious');
+  });
+});
+
+describe('the livetable command with a data directory that holds a table', () => {
+  it('keeps that table, says so, and does not reseed it from --seed-rows', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'livetable-kept-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const first = livetable(['--port', '0', '--data-dir', dir, '--seed-rows', '5']);
+    expect(await first.logLine((l) => l.msg === 'listening')).toMatchObject({ rows: 5 });
+    expect(first.lines.some((l) => String(l.msg).startsWith('kept the table'))).toBe(false);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = livetable(['--port', '0', '--data-dir', dir, '--seed-rows', '50', '--max-records', '100']);
+    try {
+      const kept = await second.logLine((l) => String(l.msg).startsWith('kept the table'));
+      expect(kept).toMatchObject({ rows: 5, dataDir: dir });
+      expect(await second.logLine((l) => l.msg === 'listening')).toMatchObject({ rows: 5 });
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
   });
 });

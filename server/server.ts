@@ -33,23 +33,40 @@ export interface StartOptions {
   stores?: { table: TableStore; sessions: SessionStore };
 }
 
-/** The stores --store asks for; throws StorageError when the data directory is unusable. */
-function openStores(config: Config, random: Random): { table: TableStore; sessions: SessionStore } {
-  const initialRows = () => Array.from({ length: config.seedRows }, () => randomRow(random));
+/**
+ * The stores --store asks for, and whether the table was seeded now (a data
+ * directory that already holds a table keeps it, whatever --seed-rows says).
+ * Throws StorageError when the data directory is unusable.
+ */
+function openStores(config: Config, random: Random): { table: TableStore; sessions: SessionStore; seeded: boolean } {
+  let seeded = false;
+  const initialRows = () => {
+    seeded = true;
+    return Array.from({ length: config.seedRows }, () => randomRow(random));
+  };
   if (config.store === 'memory') {
     return {
       table: createMemoryStore({ history: config.history, initialRows: initialRows() }),
       sessions: createMemorySessionStore(),
+      seeded,
     };
   }
-  return createSqliteStores({ dataDir: config.dataDir, history: config.history, initialRows });
+  const stores = createSqliteStores({ dataDir: config.dataDir, history: config.history, initialRows });
+  return { ...stores, seeded };
 }
 
 /** Starts Livetable with the given configuration and resolves once it listens. */
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const scheduler = options.scheduler ?? asyncScheduler;
   const random = seededRandom(config.randomSeed);
-  const { table: store, sessions: sessionStore } = options.stores ?? openStores(config, random);
+  const opened = options.stores ?? openStores(config, random);
+  const { table: store, sessions: sessionStore } = opened;
+  if ('seeded' in opened && !opened.seeded) {
+    logger.info(
+      { dataDir: config.dataDir, rows: store.size, version: store.version },
+      'kept the table in the data directory (--seed-rows only seeds a new one)',
+    );
+  }
   const sessions = createSessionManager({ store, sessionStore, config, scheduler, random, logger });
   const { app, openStreams } = createApp({ config, store, sessions, logger, now: () => scheduler.now() });
 
