@@ -165,7 +165,10 @@ describe('sessions', () => {
     const second = await stream(`/api/stream/${id}`);
     await Promise.all([first.waitFor(atLeastSeq(2)), second.waitFor(atLeastSeq(2))]);
     const stopped = await json<{ status: string; message: string }>(`/api/stop/${id}`, { method: 'POST' });
-    expect(stopped).toMatchObject({ status: 200, body: { status: 'success', message: '数据生成已停止' } });
+    expect(stopped).toMatchObject({
+      status: 200,
+      body: { status: 'success', outcome: 'stopped', message: '数据生成已停止' },
+    });
     for (const client of [first, second]) {
       await client.closed;
       expect(events(client).at(-1)).toEqual({
@@ -176,7 +179,10 @@ describe('sessions', () => {
       });
     }
     const again = await json<{ status: string }>(`/api/stop/${id}`, { method: 'POST' });
-    expect(again).toMatchObject({ status: 200, body: { status: 'success' } });
+    expect(again).toMatchObject({
+      status: 200,
+      body: { status: 'success', outcome: 'already_ended', message: '会话早已结束' },
+    });
     const late = await json<{ code: string }>(`/api/stream/${id}`);
     expect(late).toMatchObject({ status: 404, body: { code: 'session_not_found' } });
     await expectIdle();

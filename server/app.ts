@@ -19,6 +19,8 @@ import { HttpError, sendError, sendJson } from './http/httpError.js';
 import { SseStream } from './http/sse.js';
 import {
   SESSION_ID_PATTERN,
+  START_MESSAGE,
+  STOP_MESSAGES,
   type DataResponse,
   type MetricsResponse,
   type StartResponse,
@@ -172,7 +174,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     const body: StartResponse = {
       status: 'success',
       session_id: session.id,
-      message: '数据生成已开始',
+      message: START_MESSAGE,
       expires_at: session.deadline,
     };
     sendJson(res, 200, body);
@@ -184,11 +186,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     if (outcome === 'unknown') {
       throw new HttpError(404, 'session_not_found', `No session ${id} was ever started here.`);
     }
-    const body: StopResponse = {
-      status: 'success',
-      session_id: id,
-      message: outcome === 'stopped' ? '数据生成已停止' : '会话早已结束',
-    };
+    const body: StopResponse = { status: 'success', session_id: id, outcome, message: STOP_MESSAGES[outcome] };
     sendJson(res, 200, body);
   });
 

@@ -112,9 +112,13 @@ export interface StartResponse {
   expires_at: number;
 }
 
+export type StopOutcome = 'stopped' | 'already_ended';
+
 export interface StopResponse {
   status: 'success';
   session_id: string;
+  /** What the stop did, for a client that words it itself: `message` says the same. */
+  outcome: StopOutcome;
   message: string;
 }
 
@@ -155,6 +159,14 @@ export function describeChange(type: ChangeType, data: Row | Row[]): string {
       return `批量更新了 1 条记录`;
   }
 }
+
+/** The `message` of a start answer, in the words of the original demo. */
+export const START_MESSAGE = '数据生成已开始';
+
+export const STOP_MESSAGES: Record<StopOutcome, string> = {
+  stopped: '数据生成已停止',
+  already_ended: '会话早已结束',
+};
 
 export const END_MESSAGES: Record<EndReason, string> = {
   stopped: '数据生成已结束',
