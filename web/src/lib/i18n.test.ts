@@ -1,6 +1,7 @@
 import { get } from 'svelte/store';
 import { describe, expect, it } from 'vitest';
 import { detectLanguage, lang, t, translate } from './i18n';
+import { END_MESSAGES, START_MESSAGE, STOP_MESSAGES, describeChange, type Row } from '../../../server/protocol';
 
 describe('detectLanguage', () => {
   it('follows a Chinese browser locale, and any other to English', () => {
@@ -37,5 +38,29 @@ describe('translate', () => {
     expect(get(t)('stats.updates')).toBe('Updates');
     lang.set('zh');
     expect(get(t)('stats.updates')).toBe('更新次数');
+  });
+});
+
+describe("changes and ends in the page's words", () => {
+  it('are, in Chinese, the very words the server sends', () => {
+    const person: Row = { id: 7, name: '王芳', age: 30, city: '上海', score: 80, status: '活跃' };
+    for (const type of ['add', 'update', 'delete'] as const) {
+      expect(translate('zh', `log.change.${type}`, { name: person.name })).toBe(describeChange(type, person));
+    }
+    expect(translate('zh', 'log.change.batch_update', { count: 2 })).toBe(
+      describeChange('batch_update', [person, person]),
+    );
+    for (const reason of ['stopped', 'timeout'] as const) {
+      expect(translate('zh', `log.end.${reason}`)).toBe(END_MESSAGES[reason]);
+    }
+    expect(translate('zh', 'log.started')).toBe(START_MESSAGE);
+    for (const outcome of ['stopped', 'already_ended'] as const) {
+      expect(translate('zh', `log.${outcome}`)).toBe(STOP_MESSAGES[outcome]);
+    }
+  });
+
+  it('are English on an English page', () => {
+    expect(translate('en', 'log.change.add', { name: '王芳' })).toBe('Added user: 王芳');
+    expect(translate('en', 'log.end.timeout')).toBe('The session timed out; data generation has ended');
   });
 });

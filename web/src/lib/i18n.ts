@@ -1,6 +1,11 @@
 import { derived, get, writable } from 'svelte/store';
 
-/** The languages the interface speaks. Server messages are shown as sent (Chinese). */
+/**
+ * The languages the interface speaks. Starts, stops, changes and a
+ * session's end are told in the page's own words (in Chinese the very words
+ * the server sends); other server messages, such as errors, are shown as
+ * sent (Chinese).
+ */
 export type Lang = 'zh' | 'en';
 
 const zh = {
@@ -54,6 +59,15 @@ const zh = {
   'log.requestFailed': '请求失败（HTTP {status}）',
   'log.networkError': '网络错误，请求未能到达服务器',
   'log.loadFailed': '无法加载表格数据',
+  'log.started': '数据生成已开始',
+  'log.stopped': '数据生成已停止',
+  'log.already_ended': '会话早已结束',
+  'log.change.add': '添加了新用户: {name}',
+  'log.change.update': '更新了用户 {name}',
+  'log.change.delete': '删除了用户: {name}',
+  'log.change.batch_update': '批量更新了 {count} 条记录',
+  'log.end.stopped': '数据生成已结束',
+  'log.end.timeout': '会话已超时，数据生成已结束',
 } as const;
 
 /** Every text the interface itself writes. */
@@ -111,6 +125,15 @@ const en: Record<MessageKey, string> = {
   'log.requestFailed': 'Request failed (HTTP {status})',
   'log.networkError': 'Network error: the request did not reach the server',
   'log.loadFailed': 'Could not load the table',
+  'log.started': 'Data generation has started',
+  'log.stopped': 'Data generation stopped',
+  'log.already_ended': 'The session had already ended',
+  'log.change.add': 'Added user: {name}',
+  'log.change.update': 'Updated user {name}',
+  'log.change.delete': 'Deleted user: {name}',
+  'log.change.batch_update': 'Batch-updated {count} records',
+  'log.end.stopped': 'Data generation has ended',
+  'log.end.timeout': 'The session timed out; data generation has ended',
 };
 
 const MESSAGES: Record<Lang, Record<MessageKey, string>> = { zh, en };

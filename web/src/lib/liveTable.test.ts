@@ -339,7 +339,7 @@ describe('liveTable: start and stream', () => {
     expect(t.sources.map((s) => s.url)).toEqual([`/api/stream/${ID}`]);
     expect(get(t.live.connection)).toBe('connecting');
     expect(get(t.live.session)).toEqual({ id: ID, running: true, busy: false, ended: false });
-    expect(t.texts()).toEqual(['数据生成已开始']);
+    expect(t.texts()).toEqual(['log.started']);
     t.last().open();
     expect(get(t.live.connection)).toBe('live');
   });
@@ -360,7 +360,7 @@ describe('liveTable: start and stream', () => {
         .map((r) => r.id),
     ).toEqual([1, 2, 3]);
     expect(get(t.live.stats)).toEqual({ records: 3, updates: 1, average: '85.0' });
-    expect(t.texts().at(-1)).toBe('添加了新用户: 用户3');
+    expect(get(t.live.log).at(-1)?.text).toEqual({ key: 'log.change.add', params: { name: '用户3' } });
     expect(t.storage.get(UPDATES_KEY)).toBe('1');
   });
 
@@ -576,11 +576,11 @@ describe('liveTable: ending', () => {
     expectWatching(t);
     expect(get(t.live.session)).toMatchObject({ running: false, ended: true });
     expect(t.storage.has(SESSION_KEY)).toBe(false);
-    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '会话已超时，数据生成已结束' });
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: { key: 'log.end.timeout' } });
     // From here on the page follows the table on the watch stream, not the session.
     expect(t.last().url).toBe('/api/stream?since=10');
     t.last().open();
-    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '会话已超时，数据生成已结束' });
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: { key: 'log.end.timeout' } });
     await vi.advanceTimersByTimeAsync(60_000);
     expect(t.sessionSources()).toHaveLength(1);
     expect(t.streamRequests()).toBe(0);
@@ -604,7 +604,7 @@ describe('liveTable: ending', () => {
 
   const stopped: Route = () => ({
     status: 200,
-    body: { status: 'success', session_id: ID, message: '数据生成已停止' },
+    body: { status: 'success', session_id: ID, outcome: 'stopped', message: '数据生成已停止' },
   });
 
   it('stop posts, then lets the stream deliver its end before closing it', async () => {
@@ -614,14 +614,14 @@ describe('liveTable: ending', () => {
       url: `/api/stop/${ID}`,
       init: { method: 'POST' },
     });
-    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'success', text: '数据生成已停止' });
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'success', text: { key: 'log.stopped' } });
     expect(t.last().closed).toBe(false);
     t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
     expect(t.sessionSources().at(-1)?.closed).toBe(true);
     expectWatching(t);
     expect(get(t.live.session).running).toBe(false);
     expect(t.storage.has(SESSION_KEY)).toBe(false);
-    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: '数据生成已结束' });
+    expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'info', text: { key: 'log.end.stopped' } });
     await vi.advanceTimersByTimeAsync(60_000);
     expect(t.sessionSources()).toHaveLength(1);
   });
@@ -643,8 +643,16 @@ describe('liveTable: ending', () => {
     const pending = t.live.stop();
     t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
     await pending;
-    expect(t.texts().slice(-2)).toEqual(['数据生成已结束', '数据生成已停止']);
+    expect(t.texts().slice(-2)).toEqual(['log.end.stopped', 'log.stopped']);
     expectWatching(t);
+  });
+
+  it("a stop answer with no outcome (an older server) is logged in the server's words", async () => {
+    const t = await running({
+      'POST /api/stop/:id': () => ({ status: 200, body: { status: 'success', session_id: ID, message: '已停止' } }),
+    });
+    await t.live.stop();
+    expect(t.texts().at(-1)).toBe('已停止');
   });
 
   it('stop during a backoff cancels the pending retry', async () => {

@@ -537,7 +537,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
         s.setItem(UPDATES_KEY, '0');
       });
       dispatch({ type: 'session', id });
-      if (typeof body?.message === 'string') say('success', body.message);
+      note('success', 'log.started');
       dispatch({ type: 'connection', state: 'connecting' });
       open(id, false);
     } finally {
@@ -560,7 +560,9 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
         if (response.status === 404 || response.status === 400) leaveSession();
         return;
       }
-      if (typeof body?.message === 'string') say('success', body.message);
+      // Worded by the page from `outcome`; an older server's own words otherwise.
+      if (body?.outcome === 'stopped' || body?.outcome === 'already_ended') note('success', `log.${body.outcome}`);
+      else if (typeof body?.message === 'string') say('success', body.message);
       if (current().sessionId !== id) return; // `end` came first and did the rest
       if (source !== null && source.readyState === OPEN) {
         // The server sends `end` on the open stream; let it arrive so the log shows it.

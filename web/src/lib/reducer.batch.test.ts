@@ -157,7 +157,11 @@ describe('reduceAll', () => {
     const messages = Array.from({ length: 5 * LOG_LIMIT }, (_, i) => change('update', i + 1, row((i % 300) + 1, i)));
     const state = reduceAll(seeded(300), messages);
     expect(state.log).toHaveLength(LOG_LIMIT);
-    expect(state.log.at(-1)?.text).toBe(`update #${5 * LOG_LIMIT}`);
+    // The newest entry tells of the last change, naming the row it updated.
+    expect(state.log.at(-1)?.text).toEqual({
+      key: 'log.change.update',
+      params: { name: `用户${((5 * LOG_LIMIT - 1) % 300) + 1}` },
+    });
     expect(Object.keys(state.flash)).toHaveLength(FLASH_LIMIT);
     expect(plain(state)).toEqual(plain(oneByOne(seeded(300), messages)));
   });

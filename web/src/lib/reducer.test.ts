@@ -8,10 +8,18 @@ import type {
   RowChange,
   UpdateEvent,
 } from '../../../server/protocol';
-import { FLASH_LIMIT, LOG_LIMIT, initialState, reduce, type LiveState, type Message } from './reducer';
+import { translate } from './i18n';
+import { FLASH_LIMIT, LOG_LIMIT, initialState, reduce, type LiveState, type LogEntry, type Message } from './reducer';
 
 const T0 = '2025-01-01T12:00:00.000Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
+
+/** A log entry as a Chinese page shows it. */
+const shown = (entry: LogEntry | undefined) =>
+  entry && {
+    ...entry,
+    text: typeof entry.text === 'string' ? entry.text : translate('zh', entry.text.key, entry.text.params),
+  };
 
 const row = (id: number, fields: Partial<Row> = {}): Row => ({
   id,
@@ -108,7 +116,7 @@ describe('reduce: changes', () => {
     expect(before.rows).toHaveLength(3);
     expect(state.version).toBe(11);
     expect(state.updates).toBe(1);
-    expect(state.log.at(-1)).toMatchObject({ kind: 'success', text: '添加了新用户: 王芳', at: at(11) });
+    expect(shown(state.log.at(-1))).toMatchObject({ kind: 'success', text: '添加了新用户: 王芳', at: at(11) });
     expect(state.flash[4]).toEqual({ kind: 'add', seq: 11 });
   });
 
@@ -120,7 +128,7 @@ describe('reduce: changes', () => {
     expect(state.rows.at(0)).toBe(before.rows.at(0));
     expect(before.rows.at(1)?.score).toBe(80);
     expect(state.flash[2]).toEqual({ kind: 'update', seq: 11 });
-    expect(state.log.at(-1)).toMatchObject({ kind: 'success', text: '更新了用户 用户2' });
+    expect(shown(state.log.at(-1))).toMatchObject({ kind: 'success', text: '更新了用户 用户2' });
   });
 
   it('delete removes the row and its highlight', () => {
@@ -130,7 +138,7 @@ describe('reduce: changes', () => {
     expect(state.flash[2]).toBeUndefined();
     expect(state.version).toBe(12);
     expect(state.updates).toBe(2);
-    expect(state.log.at(-1)).toMatchObject({ kind: 'success', text: '删除了用户: 用户2' });
+    expect(shown(state.log.at(-1))).toMatchObject({ kind: 'success', text: '删除了用户: 用户2' });
   });
 
   it('delete of a row it does not hold changes nothing but the version and count', () => {
@@ -162,7 +170,7 @@ describe('reduce: changes', () => {
     expect(state.rows.at(1)).toBe(before.rows.at(1));
     expect(state.flash).toEqual({ 1: { kind: 'update', seq: 11 }, 3: { kind: 'update', seq: 11 } });
     expect(state.updates).toBe(1);
-    expect(state.log.at(-1)).toMatchObject({ kind: 'success', text: '批量更新了 2 条记录' });
+    expect(shown(state.log.at(-1))).toMatchObject({ kind: 'success', text: '批量更新了 2 条记录' });
   });
 
   it('keeps id order when a row arrives out of order', () => {
@@ -188,7 +196,7 @@ describe('reduce: changes', () => {
     expect(state.version).toBe(15);
     const [gap, message] = state.log.slice(-2);
     expect(gap).toMatchObject({ kind: 'error', text: { key: 'log.gap', params: { expected: 11, seq: 15 } } });
-    expect(message).toMatchObject({ kind: 'success', text: '添加了新用户: 用户4' });
+    expect(shown(message)).toMatchObject({ kind: 'success', text: '添加了新用户: 用户4' });
   });
 
   it('logs no error for consecutive changes', () => {
@@ -231,7 +239,7 @@ describe('reduce: heartbeat and end', () => {
     expect(state.sessionId).toBeNull();
     expect(state.ended).toBe(true);
     expect(state.rows).toBe(running.rows);
-    expect(state.log.at(-1)).toMatchObject({ kind: 'info', text: '数据生成已结束', at: at(20) });
+    expect(shown(state.log.at(-1))).toMatchObject({ kind: 'info', text: '数据生成已结束', at: at(20) });
   });
 
   it('a new session clears the ended flag and restarts the update count', () => {
@@ -316,7 +324,7 @@ describe('reduce: bounds', () => {
     let state = synced();
     for (let seq = 11; seq < 11 + LOG_LIMIT + 50; seq++) state = reduce(state, update(seq, row(1, { score: seq })));
     expect(state.log).toHaveLength(LOG_LIMIT);
-    expect(state.log.at(-1)?.text).toBe('更新了用户 用户1');
+    expect(shown(state.log.at(-1))?.text).toBe('更新了用户 用户1');
     expect(state.log.at(-1)?.at).toBe(at(11 + LOG_LIMIT + 49));
     // The oldest kept entry is the 51st written after the init entry: ids stay unique and ordered.
     const logIds = state.log.map((entry) => entry.id);
