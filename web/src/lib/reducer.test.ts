@@ -242,6 +242,12 @@ describe('reduce: heartbeat and end', () => {
     expect(shown(state.log.at(-1))).toMatchObject({ kind: 'info', text: '数据生成已结束', at: at(20) });
   });
 
+  it("an end for a reason the page has no words for logs the server's words", () => {
+    const end = { type: 'end', session_id: 'AAAAAAAAAAAAAAAA', reason: 'evicted', message: '会话被移除' };
+    const state = reduce(synced(), end as unknown as Message);
+    expect(state.log.at(-1)).toMatchObject({ kind: 'info', text: '会话被移除' });
+  });
+
   it('a new session clears the ended flag and restarts the update count', () => {
     const ended = fold(
       [

@@ -363,7 +363,10 @@ export function reduce(state: LiveState, message: Message): LiveState {
       return appendLog(
         { ...state, connection: 'disconnected', sessionId: null, ended: true },
         'info',
-        { key: `log.end.${message.reason}` },
+        // A reason this page has no words for keeps the server's.
+        message.reason === 'stopped' || message.reason === 'timeout'
+          ? { key: `log.end.${message.reason}` }
+          : message.message,
         state.clock,
       );
     case 'connection':
