@@ -59,9 +59,12 @@ function openStores(config: Config, random: Random): { table: TableStore; sessio
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const scheduler = options.scheduler ?? asyncScheduler;
   const random = seededRandom(config.randomSeed);
-  const opened = options.stores ?? openStores(config, random);
-  const { table: store, sessions: sessionStore } = opened;
-  if ('seeded' in opened && !opened.seeded) {
+  // Stores handed in (tests) are not ours to report on.
+  const opened: ReturnType<typeof openStores> = options.stores
+    ? { ...options.stores, seeded: true }
+    : openStores(config, random);
+  const { table: store, sessions: sessionStore, seeded } = opened;
+  if (!seeded) {
     logger.info(
       { dataDir: config.dataDir, rows: store.size, version: store.version },
       'kept the table in the data directory (--seed-rows only seeds a new one)',
