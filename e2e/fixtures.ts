@@ -210,20 +210,33 @@ export class LiveTablePage {
   }
 }
 
-export const test = base.extend<{ serverArgs: string[]; server: LiveServer; app: LiveTablePage }>({
-  serverArgs: [FAST_ARGS, { option: true }],
-  server: async ({ serverArgs }, use) => {
-    const server = await launchServer(serverArgs);
-    await use(server);
-    server.process.kill('SIGCONT');
-    server.process.kill('SIGTERM');
+export const test = base.extend<{ serverArgs: string[]; server: LiveServer; app: LiveTablePage; other: LiveTablePage }>(
+  {
+    serverArgs: [FAST_ARGS, { option: true }],
+    server: async ({ serverArgs }, use) => {
+      const server = await launchServer(serverArgs);
+      await use(server);
+      server.process.kill('SIGCONT');
+      server.process.kill('SIGTERM');
+    },
+    baseURL: async ({ server }, use) => use(server.url),
+    app: async ({ page }, use) => {
+      const app = new LiveTablePage(page);
+      await app.open();
+      await use(app);
+    },
+    /** A second user's page on the same server, in a browser context of its own. */
+    other: async ({ browser, baseURL }, use) => {
+      const context = await browser.newContext({ baseURL });
+      try {
+        const other = new LiveTablePage(await context.newPage());
+        await other.open();
+        await use(other);
+      } finally {
+        await context.close();
+      }
+    },
   },
-  baseURL: async ({ server }, use) => use(server.url),
-  app: async ({ page }, use) => {
-    const app = new LiveTablePage(page);
-    await app.open();
-    await use(app);
-  },
-});
+);
 
 export { expect };
