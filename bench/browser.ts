@@ -7,13 +7,13 @@
  *
  * BENCH_PROFILE=file.cpuprofile also records the page's JavaScript while it
  * streams (open the file in Chrome DevTools) and prints the top functions.
- * BENCH_CSS='…' adds a style sheet to the page once it has loaded, to
- * measure a style change without a rebuild (the page's CSP is bypassed then).
+ * BENCH_CSS='…' adds a style sheet to the page once it has loaded (see tablePage.ts).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
 import { seededServerArgs, spawnServer } from './spawnServer.js';
+import { openTablePage } from './tablePage.js';
 
 const ROWS = 100_000;
 const STREAM_MS = 20_000;
@@ -264,23 +264,8 @@ async function main(): Promise<void> {
 async function measure(url: string, serverPid: number): Promise<void> {
   const browser = await chromium.launch({ executablePath: systemChromium(), args: CHROMIUM_ARGS });
   try {
-    const extraCss = process.env.BENCH_CSS;
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: extraCss !== undefined });
-    // tsx compiles with esbuild's keepNames, which wraps functions passed to
-    // the page in a `__name` helper the page does not have.
-    await page.addInitScript('globalThis.__name = (fn) => fn;');
-    await page.addInitScript(recordLongTasks);
-    const loadStart = Date.now();
-    await page.goto(url);
+    const { page, loadMs: pageLoadMs } = await openTablePage(browser, url, ROWS, [recordLongTasks]);
     const table = page.getByTestId('table');
-    await table.waitFor();
-    await page.waitForFunction(
-      (rows) => document.querySelector('[data-testid="table"]')?.getAttribute('aria-rowcount') === String(rows + 1),
-      ROWS,
-      { timeout: 60_000 },
-    );
-    const pageLoadMs = Date.now() - loadStart;
-    if (extraCss !== undefined) await page.addStyleTag({ content: extraCss });
 
     // What scrolling alone costs on this machine: no session, nothing streams.
     // The server, and everything else this process started: Chromium's processes.

@@ -13,6 +13,7 @@
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
 import { seededServerArgs, spawnServer } from './spawnServer.js';
+import { openTablePage } from './tablePage.js';
 
 const ROWS = 100_000;
 const STEPS = 60;
@@ -33,16 +34,7 @@ interface TraceEvent {
 async function measure(url: string): Promise<void> {
   const browser = await chromium.launch({ executablePath: systemChromium(), args: CHROMIUM_ARGS });
   try {
-    const css = process.env.BENCH_CSS;
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: css !== undefined });
-    await page.addInitScript('globalThis.__name = (fn) => fn;');
-    await page.goto(url);
-    await page.waitForFunction(
-      (rows) => document.querySelector('[data-testid="table"]')?.getAttribute('aria-rowcount') === String(rows + 1),
-      ROWS,
-      { timeout: 60_000 },
-    );
-    if (css !== undefined) await page.addStyleTag({ content: css });
+    const { page } = await openTablePage(browser, url, ROWS);
     await page.waitForTimeout(500);
 
     await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
