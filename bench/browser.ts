@@ -8,11 +8,14 @@
  * BENCH_PROFILE=file.cpuprofile also records the page's JavaScript while it
  * streams (open the file in Chrome DevTools) and prints the top functions.
  * BENCH_CSS='…' adds a style sheet to the page once it has loaded (see tablePage.ts).
+ * BENCH_INSTRUMENTED=1 measures a page of Playwright's own instead of one it
+ * does not instrument (see benchPage.ts).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { chromium, type Page } from '@playwright/test';
+import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
 import { seededServerArgs, spawnServer } from './spawnServer.js';
+import type { BenchPage } from './benchPage.js';
 import { openTablePage } from './tablePage.js';
 
 const ROWS = 100_000;
@@ -119,14 +122,16 @@ function startMeasuring(): void {
  * Scrolls the grid for `ms` the way a reader does, with the browser's own
  * smooth-scroll gestures (mouse wheel, 4,000 px a second, down then up).
  */
-async function scrollFor(page: Page, ms: number): Promise<Measured> {
-  const box = await page.getByTestId('grid-scroller').boundingBox();
-  if (box === null) throw new Error('the grid is not on screen');
-  const cdp = await page.context().newCDPSession(page);
+async function scrollFor(page: BenchPage, ms: number): Promise<Measured> {
+  const box = await page.evaluate(() => {
+    const rect = document.querySelector('[data-testid="grid-scroller"]')?.getBoundingClientRect();
+    return rect && { x: rect.x, y: rect.y, width: rect.width, height: rect.height };
+  });
+  if (!box) throw new Error('the grid is not on screen');
   await page.evaluate(startMeasuring);
   const end = Date.now() + ms;
   for (let down = true; Date.now() < end; down = !down) {
-    await cdp.send('Input.synthesizeScrollGesture', {
+    await page.send('Input.synthesizeScrollGesture', {
       x: box.x + box.width / 2,
       y: box.y + box.height / 2,
       yDistance: down ? -4000 : 4000,
@@ -134,7 +139,6 @@ async function scrollFor(page: Page, ms: number): Promise<Measured> {
       gestureSourceType: 'mouse',
     });
   }
-  await cdp.detach();
   return page.evaluate(() => (window as unknown as { __benchStop: () => Measured }).__benchStop());
 }
 
@@ -265,7 +269,10 @@ async function measure(url: string, serverPid: number): Promise<void> {
   const browser = await chromium.launch({ executablePath: systemChromium(), args: CHROMIUM_ARGS });
   try {
     const { page, loadMs: pageLoadMs } = await openTablePage(browser, url, ROWS, [recordLongTasks]);
-    const table = page.getByTestId('table');
+    const version = () =>
+      page.evaluate(() => Number(document.querySelector('[data-testid="table"]')?.getAttribute('data-version')));
+    const click = (testId: string) =>
+      page.evaluate((id) => document.querySelector<HTMLButtonElement>(`[data-testid="${id}"]`)?.click(), testId);
 
     // What scrolling alone costs on this machine: no session, nothing streams.
     // The server, and everything else this process started: Chromium's processes.
@@ -278,38 +285,39 @@ async function measure(url: string, serverPid: number): Promise<void> {
 
     // The session's init carries the whole table again; the first load ends once it is applied.
     const startClicked = Date.now();
-    await page.getByTestId('start').click();
+    await click('start');
     // The session's own stream: the page followed the table on the watch stream until now.
-    await page.waitForFunction(
+    await page.waitFor(
       () =>
         document.querySelector('[data-testid="stop"]')?.hasAttribute('disabled') === false &&
         document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') === 'live',
     );
-    const version0 = Number(await table.getAttribute('data-version'));
-    await page.waitForFunction(
+    await page.waitFor(
       (v) => Number(document.querySelector('[data-testid="table"]')?.getAttribute('data-version')) > v + 100,
-      version0,
-      { timeout: 60_000 },
+      await version(),
+      60_000,
     );
     const sessionLoadMs = Date.now() - startClicked;
 
     const profileFile = process.env.BENCH_PROFILE;
-    const cdp = profileFile ? await page.context().newCDPSession(page) : undefined;
-    if (cdp) {
-      await cdp.send('Profiler.enable');
-      await cdp.send('Profiler.start');
+    if (profileFile) {
+      await page.send('Profiler.enable');
+      await page.send('Profiler.start');
     }
     const cpu0 = threadCpu(roots);
+    const driver0 = process.cpuUsage();
     const cpuStart = Date.now();
     const result = await scrollFor(page, STREAM_MS);
-    const cpu = cpuBetween(cpu0, threadCpu(roots), (Date.now() - cpuStart) / 1000);
-    if (cdp && profileFile) {
-      const { profile } = await cdp.send('Profiler.stop');
+    const streamedSeconds = (Date.now() - cpuStart) / 1000;
+    const cpu = cpuBetween(cpu0, threadCpu(roots), streamedSeconds);
+    const driver = process.cpuUsage(driver0);
+    if (profileFile) {
+      const { profile } = await page.send<{ profile: CpuProfile }>('Profiler.stop');
       writeFileSync(profileFile, JSON.stringify(profile));
       console.error(topFunctions(profile));
     }
 
-    await page.getByTestId('stop').click();
+    await click('stop');
     const frames = [...result.deltas.slice(1)].sort((a, b) => a - b);
     const longest = Math.max(0, ...result.after);
     const output = {
@@ -344,6 +352,11 @@ async function measure(url: string, serverPid: number): Promise<void> {
       changes_applied_per_s: round(result.changes / result.seconds),
       // CPU ms per second while streaming, by process type and thread (Linux only).
       cpu_ms_per_s: cpu,
+      // This process: it drives the browser, and shares the machine with it.
+      driver: {
+        page: process.env.BENCH_INSTRUMENTED === '1' ? 'playwright' : 'bare',
+        cpu_ms_per_s: Math.round((driver.user + driver.system) / 1000 / streamedSeconds),
+      },
       seq_advanced_per_s: round(result.versions / result.seconds),
       targets: TARGETS,
       meets: {

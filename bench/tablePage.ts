@@ -1,32 +1,38 @@
-import type { Browser, Page } from '@playwright/test';
+import type { Browser } from '@playwright/test';
+import { openBarePage, openPlaywrightPage, type BenchPage } from './benchPage.js';
 
 /**
- * Opens the page at `url` in `browser` (1280 × 900) and waits until the grid
- * counts all `rows`. BENCH_CSS='…' adds a style sheet once it has loaded, to
- * measure a style change without a rebuild (the page's CSP is bypassed then).
- * `initScripts` run in the page before the app does. Returns the page and
- * how long it took from navigation to the full table, in ms.
+ * Opens the page at `url` (1280 × 900) and waits until the grid counts all
+ * `rows`. The page is one Playwright does not instrument, unless
+ * BENCH_INSTRUMENTED=1 (see benchPage.ts). BENCH_CSS='…' adds a style sheet
+ * once it has loaded, to measure a style change without a rebuild (the
+ * page's CSP is bypassed then). `initScripts` run in the page before the app
+ * does. Returns the page and how long it took from navigation to the full
+ * table, in ms.
  */
 export async function openTablePage(
   browser: Browser,
   url: string,
   rows: number,
   initScripts: (() => void)[] = [],
-): Promise<{ page: Page; loadMs: number }> {
+): Promise<{ page: BenchPage; loadMs: number }> {
   const css = process.env.BENCH_CSS;
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: css !== undefined });
-  // tsx compiles with esbuild's keepNames, which wraps functions passed to
-  // the page in a `__name` helper the page does not have.
-  await page.addInitScript('globalThis.__name = (fn) => fn;');
-  for (const script of initScripts) await page.addInitScript(script);
+  const open = process.env.BENCH_INSTRUMENTED === '1' ? openPlaywrightPage : openBarePage;
+  const page = await open(browser, { viewport: { width: 1280, height: 900 }, bypassCSP: css !== undefined });
+  for (const script of initScripts) await page.addInitScript(`(${script.toString()})()`);
   const start = Date.now();
   await page.goto(url);
-  await page.waitForFunction(
+  await page.waitFor(
     (count) => document.querySelector('[data-testid="table"]')?.getAttribute('aria-rowcount') === String(count + 1),
     rows,
-    { timeout: 60_000 },
+    60_000,
   );
   const loadMs = Date.now() - start;
-  if (css !== undefined) await page.addStyleTag({ content: css });
+  if (css !== undefined)
+    await page.evaluate((text) => {
+      const style = document.createElement('style');
+      style.textContent = text;
+      document.head.append(style);
+    }, css);
   return { page, loadMs };
 }

@@ -35,9 +35,11 @@ async function measure(url: string): Promise<void> {
   const browser = await chromium.launch({ executablePath: systemChromium(), args: CHROMIUM_ARGS });
   try {
     const { page } = await openTablePage(browser, url, ROWS);
-    await page.waitForTimeout(500);
+    await new Promise((resolve) => setTimeout(resolve, 500));
 
-    await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+    await browser.startTracing(undefined, {
+      categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'],
+    });
     await page.evaluate(
       async ({ steps, stepRows }) => {
         const grid = document.querySelector<HTMLElement>('[data-testid="grid-scroller"]')!;
