@@ -54,7 +54,13 @@ async function measure(url: string): Promise<void> {
     const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] } | TraceEvent[];
     const events = Array.isArray(trace) ? trace : trace.traceEvents;
 
-    const main = events.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+    // The page's renderer: the one that laid anything out (Chromium may keep
+    // a spare renderer process, idle, with a main thread of the same name).
+    const layouts = (thread: TraceEvent) =>
+      events.filter((e) => e.pid === thread.pid && e.tid === thread.tid && e.name === 'Layout').length;
+    const main = events
+      .filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain')
+      .sort((a, b) => layouts(b) - layouts(a))[0];
     if (main === undefined) throw new Error('no renderer main thread in the trace');
     const slices = events
       .filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.dur !== undefined)
