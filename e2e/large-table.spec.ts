@@ -152,6 +152,20 @@ test('export downloads the current view, sorted and filtered, as CSV', async ({ 
   expect(rows).toEqual(expected);
 });
 
+test("scrolled by the wheel, the grid's one tab stop is its top row in view", async ({ app, page }) => {
+  const box = (await app.page.getByTestId('grid-scroller').boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, 40 * 500);
+  await expect.poll(() => topRowId(app)).toBeGreaterThan(400);
+  const stops = app.table.locator('tbody td[tabindex="0"]');
+  await expect(stops).toHaveCount(1);
+  await expect(stops.locator('xpath=..')).toHaveAttribute('data-row-id', String(await topRowId(app)));
+  // Tabbing past the header's sort buttons lands there.
+  await page.getByTestId('export').focus();
+  for (let i = 0; i < 7; i++) await page.keyboard.press('Tab');
+  await expect(stops).toBeFocused();
+});
+
 test('the grid is one tab stop, and the keys move between its cells, scrolling as they go', async ({ app, page }) => {
   const export_ = page.getByTestId('export');
   await export_.focus();
