@@ -271,8 +271,15 @@ async function measure(url: string, serverPid: number): Promise<void> {
     const { page, loadMs: pageLoadMs } = await openTablePage(browser, url, ROWS, [recordLongTasks]);
     const version = () =>
       page.evaluate(() => Number(document.querySelector('[data-testid="table"]')?.getAttribute('data-version')));
-    const click = (testId: string) =>
-      page.evaluate((id) => document.querySelector<HTMLButtonElement>(`[data-testid="${id}"]`)?.click(), testId);
+    const click = async (testId: string) => {
+      const clicked = await page.evaluate((id) => {
+        const button = document.querySelector<HTMLButtonElement>(`[data-testid="${id}"]`);
+        if (!button || button.disabled) return false;
+        button.click();
+        return true;
+      }, testId);
+      if (!clicked) throw new Error(`the ${testId} button is missing or disabled`);
+    };
 
     // What scrolling alone costs on this machine: no session, nothing streams.
     // The server, and everything else this process started: Chromium's processes.
