@@ -141,7 +141,9 @@ export class LiveTablePage {
    * The rows of the grid and the stat cards. The grid shows only the rows in
    * view, so this reads the rows there, scrolls down a screen, and so on to
    * the end, then back to the top. A grid whose rows are all rendered is read
-   * at one instant, stats included, so a change cannot land between them.
+   * at one instant, stats included, so a change cannot land between them
+   * (though the stat cards may trail the rows by up to 100 ms while changes
+   * come faster than that: COUNTER_REFRESH_MS).
    */
   async snapshot(): Promise<{ rows: Row[]; records: string; updates: string; average: string }> {
     return this.page.evaluate(async () => {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Row } from '../server/protocol.js';
+import type { Locator } from '@playwright/test';
 import { expect, test, type LiveTablePage } from './fixtures.js';
 
 test.use({
@@ -24,6 +25,19 @@ function topRowId(app: LiveTablePage): Promise<number> {
     const hit = document.elementFromPoint(box.left + 40, box.top + head.offsetHeight + 4);
     return Number(hit?.closest('tr')?.getAttribute('data-row-id'));
   });
+}
+
+/** Waits for a wheel's smooth scroll of `grid` to come to rest past `beyond` px (polls are spaced). */
+async function comeToRest(grid: Locator, beyond: number): Promise<void> {
+  let last = -1;
+  await expect
+    .poll(async () => {
+      const now = await grid.evaluate((el) => el.scrollTop);
+      const still = now === last && now > beyond;
+      last = now;
+      return still;
+    })
+    .toBe(true);
 }
 
 const shows = (row: Row, text: string) =>
@@ -112,16 +126,7 @@ test('the row in view stays in view while rows are added above it', async ({ app
   const grid = page.getByTestId('grid-scroller');
   await grid.hover();
   await page.mouse.wheel(0, 4000);
-  // Wait for the wheel's scroll to come to rest (polls are spaced) before taking the row at the top.
-  let last = -1;
-  await expect
-    .poll(async () => {
-      const now = await grid.evaluate((el) => el.scrollTop);
-      const still = now === last && now > 1000;
-      last = now;
-      return still;
-    })
-    .toBe(true);
+  await comeToRest(grid, 1000);
   const top = await topRowId(app);
   const before = await app.rowCount();
   await app.start.click();
@@ -153,13 +158,27 @@ test('export downloads the current view, sorted and filtered, as CSV', async ({ 
 });
 
 test("scrolled by the wheel, the grid's one tab stop is its top row in view", async ({ app, page }) => {
-  const box = (await app.page.getByTestId('grid-scroller').boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await page.mouse.wheel(0, 40 * 500);
-  await expect.poll(() => topRowId(app)).toBeGreaterThan(400);
+  const grid = page.getByTestId('grid-scroller');
   const stops = app.table.locator('tbody td[tabindex="0"]');
-  await expect(stops).toHaveCount(1);
-  await expect(stops.locator('xpath=..')).toHaveAttribute('data-row-id', String(await topRowId(app)));
+  const expectStopOnTopRow = async () => {
+    await expect(stops).toHaveCount(1);
+    const stopRow = async () => Number(await stops.locator('xpath=..').getAttribute('data-row-id'));
+    await expect
+      .poll(async () => (await stopRow()) === (await topRowId(app)), { message: 'the tab stop is on the top row' })
+      .toBe(true);
+  };
+  await grid.hover();
+  // Far: the row that had the stop leaves the page.
+  await page.mouse.wheel(0, 40 * 500);
+  await comeToRest(grid, 40 * 400);
+  await expectStopOnTopRow();
+  // Near, within the rows already in the page: the stop moves off a row that stays.
+  const far = await topRowId(app);
+  await page.mouse.wheel(0, 40 * 3);
+  await expect.poll(() => topRowId(app)).toBeGreaterThan(far);
+  await comeToRest(grid, 0);
+  await expectStopOnTopRow();
+  await expect(app.table.locator(`tr[data-row-id="${far}"]`)).toBeAttached();
   // Tabbing past the header's sort buttons lands there.
   await page.getByTestId('export').focus();
   for (let i = 0; i < 7; i++) await page.keyboard.press('Tab');
