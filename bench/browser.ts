@@ -16,7 +16,7 @@ import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
 import { seededServerArgs, spawnServer } from './spawnServer.js';
 import type { BenchPage } from './benchPage.js';
-import { openTablePage } from './tablePage.js';
+import { INSTRUMENTED, openTablePage } from './tablePage.js';
 
 const ROWS = 100_000;
 const STREAM_MS = 20_000;
@@ -361,7 +361,7 @@ async function measure(url: string, serverPid: number): Promise<void> {
       cpu_ms_per_s: cpu,
       // This process: it drives the browser, and shares the machine with it.
       driver: {
-        page: process.env.BENCH_INSTRUMENTED === '1' ? 'playwright' : 'bare',
+        page: INSTRUMENTED ? 'playwright' : 'bare',
         cpu_ms_per_s: Math.round((driver.user + driver.system) / 1000 / streamedSeconds),
       },
       seq_advanced_per_s: round(result.versions / result.seconds),

@@ -1,6 +1,9 @@
 import type { Browser } from '@playwright/test';
 import { openBarePage, openPlaywrightPage, type BenchPage } from './benchPage.js';
 
+/** BENCH_INSTRUMENTED=1: measure a page of Playwright's own (see benchPage.ts). */
+export const INSTRUMENTED = process.env.BENCH_INSTRUMENTED === '1';
+
 /**
  * Opens the page at `url` (1280 × 900) and waits until the grid counts all
  * `rows`. The page is one Playwright does not instrument, unless
@@ -17,7 +20,7 @@ export async function openTablePage(
   initScripts: (() => void)[] = [],
 ): Promise<{ page: BenchPage; loadMs: number }> {
   const css = process.env.BENCH_CSS;
-  const open = process.env.BENCH_INSTRUMENTED === '1' ? openPlaywrightPage : openBarePage;
+  const open = INSTRUMENTED ? openPlaywrightPage : openBarePage;
   const page = await open(browser, { viewport: { width: 1280, height: 900 }, bypassCSP: css !== undefined });
   for (const script of initScripts) await page.addInitScript(`(${script.toString()})()`);
   const start = Date.now();

@@ -56,11 +56,13 @@ async function measure(url: string): Promise<void> {
 
     // The page's renderer: the one that laid anything out (Chromium may keep
     // a spare renderer process, idle, with a main thread of the same name).
-    const layouts = (thread: TraceEvent) =>
-      events.filter((e) => e.pid === thread.pid && e.tid === thread.tid && e.name === 'Layout').length;
+    const layouts = new Map<string, number>();
+    for (const e of events)
+      if (e.name === 'Layout') layouts.set(`${e.pid}/${e.tid}`, (layouts.get(`${e.pid}/${e.tid}`) ?? 0) + 1);
+    const laidOut = (e: TraceEvent) => layouts.get(`${e.pid}/${e.tid}`) ?? 0;
     const main = events
       .filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain')
-      .sort((a, b) => layouts(b) - layouts(a))[0];
+      .sort((a, b) => laidOut(b) - laidOut(a))[0];
     if (main === undefined) throw new Error('no renderer main thread in the trace');
     const slices = events
       .filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.dur !== undefined)
