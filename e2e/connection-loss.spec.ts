@@ -19,5 +19,6 @@ test('a stalled connection shows "reconnecting", then resumes without losing a c
   await app.stop.click();
   await app.expectNoSession();
   await app.expectSameTableAs(server);
-  await expect(app.log.locator('li[data-kind="error"]', { hasText: /gap|缺失|丢失/i })).toHaveCount(0);
+  const log = await app.wholeLog();
+  await expect(log.locator('li[data-kind="error"]', { hasText: /gap|缺失|丢失/i })).toHaveCount(0);
 });

@@ -203,6 +203,27 @@ export class LiveTablePage {
     await expect(this.connection).toHaveAttribute('data-state', 'live');
   }
 
+  /**
+   * The log with every line it keeps. While it follows the newest, it has only
+   * its last lines in the page; scrolled to its top, as a reader would, it
+   * holds still with all of them, the oldest in view.
+   */
+  async wholeLog(): Promise<Locator> {
+    await this.log.evaluate(async (list) => {
+      const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+      // The first scroll up brings the older lines in above and keeps the
+      // view where it was: scroll again until the top stays the top.
+      let still = 0;
+      for (let frames = 0; still < 2 && frames < 60; frames++) {
+        list.scrollTop = 0;
+        await frame();
+        still = list.scrollTop === 0 ? still + 1 : 0;
+      }
+      if (still < 2) throw new Error('the log did not stay scrolled to its top');
+    });
+    return this.log;
+  }
+
   /** Waits until the page shows exactly the server's table. */
   async expectSameTableAs(server: LiveServer): Promise<void> {
     const { data, version } = await server.data();

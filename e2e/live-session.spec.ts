@@ -43,6 +43,53 @@ test.describe('a live session', () => {
   });
 });
 
+test('the log follows the newest lines, and holds still while a reader scrolls back', async ({ app }) => {
+  const lines = app.log.locator('li');
+  const texts = () => lines.allTextContents();
+  /** The text of the line at the middle of the log's box, after scrolling up by `up` px. */
+  const lineInView = (up = 0) =>
+    app.log.evaluate((list, by) => {
+      list.scrollIntoView({ block: 'center' });
+      list.scrollTop -= by;
+      const box = list.getBoundingClientRect();
+      return document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2)?.closest('li')?.textContent;
+    }, up);
+
+  await app.startSession();
+  await app.waitForVersion(40);
+  // Following: only the newest lines are in the page, and new ones keep coming.
+  expect(await lines.count()).toBeLessThanOrEqual(24);
+  const newest = await lines.last().textContent();
+  await expect(lines.last()).not.toHaveText(newest ?? '');
+
+  // Scrolled back to the top, it has every line from the start and holds still.
+  await app.wholeLog();
+  await expect(lines.filter({ hasText: '数据生成已开始' })).toHaveCount(1);
+  const held = await texts();
+  expect(held.length).toBeGreaterThan(24);
+  const seen = await app.version();
+  await app.waitForVersion(seen + 5);
+  expect(await texts()).toEqual(held);
+
+  // Back at the bottom it follows again.
+  await app.log.evaluate((list) => (list.scrollTop = list.scrollHeight));
+  await expect(lines.last()).not.toHaveText(held.at(-1) ?? '');
+  await expect.poll(() => lines.count()).toBeLessThanOrEqual(24);
+
+  // A small scroll up from the newest brings the older lines in above
+  // without moving the line being read. (Stopped, so no refresh can move it.)
+  await app.stop.click();
+  await app.expectNoSession();
+  await app.log.evaluate((list) => (list.scrollTop = list.scrollHeight));
+  await expect
+    .poll(() => app.log.evaluate((list) => list.scrollHeight - list.clientHeight - list.scrollTop))
+    .toBeLessThan(1);
+  const reading = await lineInView(40);
+  expect(reading).toMatch(/^\d\d:\d\d:\d\d /);
+  await expect.poll(() => lines.count()).toBeGreaterThan(24);
+  expect(await lineInView()).toBe(reading);
+});
+
 test.describe('a session with a short timeout', () => {
   test.use({ serverArgs: ['--update-interval', '150', '--heartbeat-interval', '1000', '--session-timeout', '4000'] });
 

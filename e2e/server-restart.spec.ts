@@ -3,7 +3,6 @@ import { expect, test } from './fixtures.js';
 test('a server killed mid-session is a short "reconnecting" to the viewer, and nothing is lost', async ({
   app,
   server,
-  page,
 }) => {
   await app.start.click();
   await app.waitForVersion(5);
@@ -19,7 +18,7 @@ test('a server killed mid-session is a short "reconnecting" to the viewer, and n
   await app.expectNoSession();
   await app.expectSameTableAs(server);
   // Resumed by Last-Event-ID each time: one snapshot at the start, and no gap.
-  const log = page.getByTestId('log');
+  const log = await app.wholeLog();
   await expect(log.locator('li[data-kind="error"]')).toHaveCount(0);
   await expect(log.locator('li', { hasText: '已同步' })).toHaveCount(1);
   await expect(log.locator('li', { hasText: '连接已恢复' })).toHaveCount(2);
