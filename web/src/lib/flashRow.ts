@@ -1,5 +1,5 @@
 import type { Attachment } from 'svelte/attachments';
-import type { Flash } from './reducer';
+import type { Flash } from './highlights';
 
 export const FLASH_MS = 1500;
 

@@ -95,7 +95,7 @@ describe('reduce: init', () => {
   it('drops highlights of the old table and keeps the update count', () => {
     const busy = fold([add(11, row(4)), update(12, row(1, { score: 90 }))], synced());
     const state = reduce(busy, init([row(1)], 40));
-    expect(state.flash).toEqual({});
+    expect(state.flash.size).toBe(0);
     expect(state.updates).toBe(2);
   });
 
@@ -117,7 +117,7 @@ describe('reduce: changes', () => {
     expect(state.version).toBe(11);
     expect(state.updates).toBe(1);
     expect(shown(state.log.at(-1))).toMatchObject({ kind: 'success', text: '添加了新用户: 王芳', at: at(11) });
-    expect(state.flash[4]).toEqual({ kind: 'add', seq: 11 });
+    expect(state.flash.get(4)).toEqual({ kind: 'add', seq: 11 });
   });
 
   it('update applies the fields it carries to its row and keeps the others as they were', () => {
@@ -127,7 +127,7 @@ describe('reduce: changes', () => {
     expect(state.rows.at(1)).toEqual({ ...before.rows.at(1), score: 95.5, status: '忙碌' });
     expect(state.rows.at(0)).toBe(before.rows.at(0));
     expect(before.rows.at(1)?.score).toBe(80);
-    expect(state.flash[2]).toEqual({ kind: 'update', seq: 11 });
+    expect(state.flash.get(2)).toEqual({ kind: 'update', seq: 11 });
     expect(shown(state.log.at(-1))).toMatchObject({ kind: 'success', text: '更新了用户 用户2' });
   });
 
@@ -135,7 +135,8 @@ describe('reduce: changes', () => {
     const before = fold([update(11, row(2, { score: 70 }))], synced());
     const state = reduce(before, del(12, row(2)));
     expect(ids(state)).toEqual([1, 3]);
-    expect(state.flash[2]).toBeUndefined();
+    expect(state.flash.get(2)).toBeUndefined();
+    expect(state.flash.size).toBe(0);
     expect(state.version).toBe(12);
     expect(state.updates).toBe(2);
     expect(shown(state.log.at(-1))).toMatchObject({ kind: 'success', text: '删除了用户: 用户2' });
@@ -168,7 +169,9 @@ describe('reduce: changes', () => {
     expect(ids(state)).toEqual([1, 2, 3]);
     expect(state.rows.slice().map((r) => r.score)).toEqual([99, 80, 61]);
     expect(state.rows.at(1)).toBe(before.rows.at(1));
-    expect(state.flash).toEqual({ 1: { kind: 'update', seq: 11 }, 3: { kind: 'update', seq: 11 } });
+    expect(state.flash.ids()).toEqual([1, 3]);
+    expect(state.flash.get(1)).toEqual({ kind: 'update', seq: 11 });
+    expect(state.flash.get(3)).toEqual({ kind: 'update', seq: 11 });
     expect(state.updates).toBe(1);
     expect(shown(state.log.at(-1))).toMatchObject({ kind: 'success', text: '批量更新了 2 条记录' });
   });
@@ -343,10 +346,10 @@ describe('reduce: bounds', () => {
     let state = synced();
     const total = FLASH_LIMIT + 30;
     for (let i = 0; i < total; i++) state = reduce(state, add(11 + i, row(100 + i)));
-    const flashed = Object.keys(state.flash).map(Number);
-    expect(flashed).toHaveLength(FLASH_LIMIT);
-    expect(Math.min(...flashed)).toBe(100 + total - FLASH_LIMIT);
-    expect(state.flash[100 + total - 1]).toEqual({ kind: 'add', seq: 11 + total - 1 });
+    const flashed = state.flash.ids();
+    // The newest FLASH_LIMIT, oldest first.
+    expect(flashed).toEqual(Array.from({ length: FLASH_LIMIT }, (_, i) => 100 + total - FLASH_LIMIT + i));
+    expect(state.flash.get(100 + total - 1)).toEqual({ kind: 'add', seq: 11 + total - 1 });
   });
 
   it('trims by recency, not by row id', () => {
@@ -354,8 +357,8 @@ describe('reduce: bounds', () => {
     for (let i = 0; i < FLASH_LIMIT - 1; i++) state = reduce(state, add(12 + i, row(1 + 10 * (i + 1))));
     // Row 1000 is the oldest highlight; touching row 5 (a new, low id) must push it out.
     state = reduce(state, add(11 + FLASH_LIMIT, row(5)));
-    expect(state.flash[1000]).toBeUndefined();
-    expect(state.flash[5]).toBeDefined();
-    expect(Object.keys(state.flash)).toHaveLength(FLASH_LIMIT);
+    expect(state.flash.get(1000)).toBeUndefined();
+    expect(state.flash.get(5)).toBeDefined();
+    expect(state.flash.size).toBe(FLASH_LIMIT);
   });
 });

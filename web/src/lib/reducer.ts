@@ -1,5 +1,6 @@
 import type { ChangeEvent, InitEvent, Row, RowChange, StreamEvent } from '../../../server/protocol';
 import type { MessageKey, MessageParams } from './i18n';
+import { Highlights, type Flash, type HighlightsEdit } from './highlights';
 import { RowList, type RowListEdit } from './rowList';
 
 /** Where the stream stands, as the connection indicator shows it. */
@@ -18,11 +19,7 @@ export interface LogEntry {
   at: string;
 }
 
-/** The last change that touched a row, so the view can play its highlight once per change. */
-export interface Flash {
-  kind: 'add' | 'update';
-  seq: number;
-}
+export type { Flash } from './highlights';
 
 export interface LiveState {
   /** In id order; replaced, never mutated (an edit shares the chunks it did not touch). */
@@ -50,8 +47,8 @@ export interface LiveState {
   /** Newest last, at most LOG_LIMIT entries. */
   log: LogEntry[];
   nextLogId: number;
-  /** At most FLASH_LIMIT entries, the most recent changes. */
-  flash: Record<number, Flash>;
+  /** The rows of the most recent changes, at most FLASH_LIMIT. */
+  flash: Highlights;
 }
 
 /** Actions that come from the page rather than from the stream. */
@@ -84,7 +81,7 @@ export function initialState(): LiveState {
     clock: '',
     log: [],
     nextLogId: 1,
-    flash: {},
+    flash: Highlights.NONE,
   };
 }
 
@@ -133,17 +130,8 @@ class ChangeRun {
   /** Started by the first change that touches a row. */
   private edit: RowListEdit | null = null;
   private scoreSum: number;
-  private flash: Record<number, Flash>;
-  /** Entries in `flash`, counted once when it is first copied. */
-  private flashSize = -1;
-  /**
-   * The highlights as [id, seq], oldest first (lowest id first among
-   * equals), from `flashHead` on: the next to go when there are more than
-   * FLASH_LIMIT. An entry whose row has since changed again or gone is stale
-   * and skipped.
-   */
-  private flashOrder: [number, number][] = [];
-  private flashHead = 0;
+  /** Started by the first change that highlights a row or drops one. */
+  private flash: HighlightsEdit | null = null;
   private readonly entries: LogEntry[] = [];
   private version: number;
   private updates: number;
@@ -154,7 +142,6 @@ class ChangeRun {
   constructor(private readonly state: LiveState) {
     this.base = state.rows;
     this.scoreSum = state.scoreSum;
-    this.flash = state.flash;
     this.version = state.version;
     this.updates = state.updates;
     this.clock = state.clock;
@@ -175,11 +162,7 @@ class ChangeRun {
         break;
       case 'delete':
         this.drop(change.data.id);
-        if (change.data.id in this.flash) {
-          this.ownFlash();
-          delete this.flash[change.data.id];
-          this.flashSize--;
-        }
+        this.highlights().delete(change.data.id);
         break;
       case 'batch_update':
         for (const update of change.data) this.patch(update);
@@ -238,7 +221,7 @@ class ChangeRun {
       ...this.state,
       rows: this.edit?.done() ?? this.base,
       scoreSum: this.scoreSum,
-      flash: this.flash,
+      flash: this.flash?.done() ?? this.state.flash,
       version: this.version,
       updates: this.updates,
       connection: 'live',
@@ -271,34 +254,18 @@ class ChangeRun {
     if (old !== undefined) this.scoreSum -= tenths(old);
   }
 
-  /** Copies the highlights once per run, and orders them by age once. */
-  private ownFlash(): void {
-    if (this.flashSize !== -1) return;
-    this.flash = { ...this.flash };
-    for (const key in this.flash)
-      this.flashOrder.push([Number(key), (this.flash[key as unknown as number] as Flash).seq]);
-    this.flashOrder.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
-    this.flashSize = this.flashOrder.length;
+  private highlights(): HighlightsEdit {
+    return (this.flash ??= this.state.flash.edit(FLASH_LIMIT));
   }
 
   /**
-   * Keeps the FLASH_LIMIT most recent highlights, so the record cannot grow
+   * Keeps the FLASH_LIMIT most recent highlights, so they cannot grow
    * without bound: the oldest go first, the lowest id first among equals.
    */
   private highlight(rows: readonly { id: number }[], kind: Flash['kind'], seq: number): void {
-    this.ownFlash();
+    const highlights = this.highlights();
     const ids = rows.length === 1 ? [(rows[0] as { id: number }).id] : rows.map((row) => row.id).sort((a, b) => a - b);
-    for (const id of ids) {
-      if (!(id in this.flash)) this.flashSize++;
-      this.flash[id] = { kind, seq };
-      this.flashOrder.push([id, seq]);
-    }
-    while (this.flashSize > FLASH_LIMIT && this.flashHead < this.flashOrder.length) {
-      const [id, at] = this.flashOrder[this.flashHead++] as [number, number];
-      if (this.flash[id]?.seq !== at) continue;
-      delete this.flash[id];
-      this.flashSize--;
-    }
+    for (const id of ids) highlights.set(id, { kind, seq });
   }
 
   private log(kind: LogKind, text: LogText, at: string): void {
@@ -334,7 +301,7 @@ function applyInit(state: LiveState, init: InitEvent): LiveState {
     connection: 'live',
     heartbeatInterval: heartbeatOr(state, init.heartbeat_interval),
     clock: init.timestamp,
-    flash: {},
+    flash: Highlights.NONE,
   };
   return appendLog(
     next,
@@ -389,7 +356,7 @@ export function reduce(state: LiveState, message: Message): LiveState {
         synced: true,
         clock: message.timestamp,
         heartbeatInterval: heartbeatOr(state, message.heartbeatInterval),
-        flash: {},
+        flash: Highlights.NONE,
       };
     case 'reset':
       return initialState();
