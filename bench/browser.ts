@@ -7,6 +7,11 @@
  *
  * BENCH_PROFILE=file.cpuprofile also records the page's JavaScript while it
  * streams (open the file in Chrome DevTools) and prints the top functions.
+ * BENCH_HEAP=file.heapprofile records what the page's JavaScript allocates
+ * while it streams (sampled, collected objects included) and prints the top
+ * allocating functions. BENCH_TRACE=file.json records a DevTools trace of the
+ * stream (open it in Chrome DevTools' Performance panel or Perfetto).
+ * Either one slows the page: read its frame numbers as disturbed.
  * BENCH_CSS='…' adds a style sheet to the page once it has loaded (see tablePage.ts).
  * BENCH_INSTRUMENTED=1 measures a page of Playwright's own instead of one it
  * does not instrument (see benchPage.ts).
@@ -234,6 +239,40 @@ interface CpuProfile {
   timeDeltas?: number[];
 }
 
+interface HeapProfile {
+  head: HeapNode;
+}
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** The functions that allocated the most themselves, as "KB  share  name url:line" lines. */
+function topAllocators(profile: HeapProfile, count = 25): string {
+  const self = new Map<string, number>();
+  let total = 0;
+  const walk = (node: HeapNode) => {
+    const frame = node.callFrame;
+    const key = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').pop() ?? ''}:${frame.lineNumber}`;
+    self.set(key, (self.get(key) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    node.children.forEach(walk);
+  };
+  walk(profile.head);
+  return [
+    `${(total / 2 ** 20).toFixed(1)} MB allocated`,
+    ...[...self]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, count)
+      .map(
+        ([key, bytes]) =>
+          `${(bytes / 1024).toFixed(0).padStart(7)} KB ${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${key}`,
+      ),
+  ].join('\n');
+}
+
 /** The functions that took the most time themselves, as "ms  share  name url:line" lines. */
 function topFunctions(profile: CpuProfile, count = 25): string {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -311,6 +350,24 @@ async function measure(url: string, serverPid: number): Promise<void> {
       await page.send('Profiler.enable');
       await page.send('Profiler.start');
     }
+    const heapFile = process.env.BENCH_HEAP;
+    if (heapFile) {
+      await page.send('HeapProfiler.enable');
+      await page.send('HeapProfiler.startSampling', {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+    }
+    const traceFile = process.env.BENCH_TRACE;
+    if (traceFile)
+      await browser.startTracing(undefined, {
+        categories: [
+          'devtools.timeline',
+          'disabled-by-default-devtools.timeline',
+          'disabled-by-default-devtools.timeline.frame',
+        ],
+      });
     const cpu0 = threadCpu(roots);
     const driver0 = process.cpuUsage();
     const cpuStart = Date.now();
@@ -323,6 +380,13 @@ async function measure(url: string, serverPid: number): Promise<void> {
       writeFileSync(profileFile, JSON.stringify(profile));
       console.error(topFunctions(profile));
     }
+
+    if (heapFile) {
+      const { profile } = await page.send<{ profile: HeapProfile }>('HeapProfiler.stopSampling');
+      writeFileSync(heapFile, JSON.stringify(profile));
+      console.error(topAllocators(profile));
+    }
+    if (traceFile) writeFileSync(traceFile, await browser.stopTracing());
 
     await click('stop');
     const frames = [...result.deltas.slice(1)].sort((a, b) => a - b);
@@ -347,6 +411,9 @@ async function measure(url: string, serverPid: number): Promise<void> {
         p95: round(percentile(idleFrames, 95)),
         p99: round(percentile(idleFrames, 99)),
       },
+      scroll_only_frames_over_20ms_pct: round(
+        (100 * idleFrames.filter((ms) => ms > TARGETS.frame_p95_ms).length) / idleFrames.length,
+      ),
       scroll_only_cpu_ms_per_s: idleCpu,
       long_tasks_during_load: { count: result.loadTasks.length, longest_ms: round(Math.max(0, ...result.loadTasks)) },
       long_tasks_after_load: { count: result.after.length, longest_ms: round(longest) },
