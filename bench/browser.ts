@@ -10,7 +10,8 @@
  * BENCH_HEAP=file.heapprofile records what the page's JavaScript allocates
  * while it streams (sampled, collected objects included) and prints the top
  * allocating functions. BENCH_TRACE=file.json records a DevTools trace of the
- * stream (open it in Chrome DevTools' Performance panel or Perfetto).
+ * stream (open it in Chrome DevTools' Performance panel or Perfetto) and prints
+ * what made the page restyle and repaint most often.
  * Either one slows the page: read its frame numbers as disturbed.
  * BENCH_CSS='…' adds a style sheet to the page once it has loaded (see tablePage.ts).
  * BENCH_INSTRUMENTED=1 measures a page of Playwright's own instead of one it
@@ -295,6 +296,36 @@ function topFunctions(profile: CpuProfile, count = 25): string {
     .join('\n');
 }
 
+interface Trace {
+  traceEvents: { name: string; ph: string; dur?: number; args?: { data?: { nodeName?: string; reason?: string } } }[];
+}
+
+/**
+ * Why the page restyled and what it painted, per second of the stream: the
+ * most frequent style invalidations (element and reason) and painted layers.
+ * Something invalidated about 60 times a second is redone every frame.
+ */
+function topInvalidations(trace: Trace, seconds: number, count = 12): string {
+  const tally = (events: Trace['traceEvents']) => {
+    const counts = new Map<string, number>();
+    for (const event of events) {
+      const key = `${event.args?.data?.nodeName ?? '?'}  ${event.args?.data?.reason ?? ''}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, count)
+      .map(([key, n]) => `${(n / seconds).toFixed(1).padStart(7)}/s  ${key}`);
+  };
+  const events = trace.traceEvents;
+  return [
+    'style invalidations:',
+    ...tally(events.filter((event) => event.name === 'StyleRecalcInvalidationTracking')),
+    'paints:',
+    ...tally(events.filter((event) => event.name === 'Paint' && event.ph === 'X')),
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const { url, child } = await spawnServer(SERVER_ARGS);
   try {
@@ -366,6 +397,9 @@ async function measure(url: string, serverPid: number): Promise<void> {
           'devtools.timeline',
           'disabled-by-default-devtools.timeline',
           'disabled-by-default-devtools.timeline.frame',
+          // What made the page restyle, lay out or repaint, with the script's stack.
+          'disabled-by-default-devtools.timeline.invalidationTracking',
+          'disabled-by-default-devtools.timeline.stack',
         ],
       });
     const cpu0 = threadCpu(roots);
@@ -386,7 +420,11 @@ async function measure(url: string, serverPid: number): Promise<void> {
       writeFileSync(heapFile, JSON.stringify(profile));
       console.error(topAllocators(profile));
     }
-    if (traceFile) writeFileSync(traceFile, await browser.stopTracing());
+    if (traceFile) {
+      const trace = await browser.stopTracing();
+      writeFileSync(traceFile, trace);
+      console.error(topInvalidations(JSON.parse(trace.toString()) as Trace, streamedSeconds));
+    }
 
     await click('stop');
     const frames = [...result.deltas.slice(1)].sort((a, b) => a - b);
