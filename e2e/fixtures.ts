@@ -211,8 +211,8 @@ export class LiveTablePage {
   async wholeLog(): Promise<Locator> {
     await this.log.evaluate(async (list) => {
       const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
-      // The first scroll up brings the older lines in above and keeps the
-      // view where it was: scroll again until the top stays the top.
+      // The first scroll up brings the older lines in above: wait until the
+      // top stays the top.
       let still = 0;
       for (let frames = 0; still < 2 && frames < 60; frames++) {
         list.scrollTop = 0;

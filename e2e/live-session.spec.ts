@@ -52,7 +52,13 @@ test('the log follows the newest lines, and holds still while a reader scrolls b
       list.scrollIntoView({ block: 'center' });
       list.scrollTop -= by;
       const box = list.getBoundingClientRect();
-      return document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2)?.closest('li')?.textContent;
+      const middle = box.top + box.height / 2;
+      // The line across the middle, or the nearest one when the middle falls between two.
+      const distance = (li: Element) => {
+        const { top, bottom } = li.getBoundingClientRect();
+        return top > middle ? top - middle : Math.max(0, middle - bottom);
+      };
+      return [...list.querySelectorAll('li')].sort((a, b) => distance(a) - distance(b))[0]?.textContent;
     }, up);
 
   await app.startSession();
@@ -61,6 +67,12 @@ test('the log follows the newest lines, and holds still while a reader scrolls b
   expect(await lines.count()).toBeLessThanOrEqual(24);
   const newest = await lines.last().textContent();
   await expect(lines.last()).not.toHaveText(newest ?? '');
+
+  // One jump to the top (Home, the thumb dragged up) brings in every line,
+  // and stays at the top, on the oldest.
+  await app.log.evaluate((list) => (list.scrollTop = 0));
+  await expect.poll(() => lines.count()).toBeGreaterThan(24);
+  expect(await app.log.evaluate((list) => list.scrollTop)).toBe(0);
 
   // Scrolled back to the top, it has every line from the start and holds still.
   await app.wholeLog();
