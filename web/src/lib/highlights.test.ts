@@ -61,5 +61,9 @@ describe('Highlights', () => {
   it('an edit that touched nothing gives back the same highlights', () => {
     const before = highlighted([1]);
     expect(before.edit(10).done()).toBe(before);
+    // Most rows a big table loses were never highlighted.
+    const edit = before.edit(10);
+    edit.delete(99);
+    expect(edit.done()).toBe(before);
   });
 });

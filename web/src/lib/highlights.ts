@@ -71,7 +71,8 @@ export class Highlights {
         for (; count > limit; count--) trimOldest();
       },
       delete(id) {
-        if (added.delete(id) || inEntries(id)) count--;
+        if (!added.delete(id) && !inEntries(id)) return; // not highlighted: nothing changes
+        count--;
         touched.add(id);
       },
       done: () => {
