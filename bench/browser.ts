@@ -45,6 +45,10 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (n: number) => Math.round(n * 10) / 10;
 
+/** The share of `frames` (ms) over the p95 target, in percent. */
+const overTargetPct = (frames: number[]) =>
+  round((100 * frames.filter((ms) => ms > TARGETS.frame_p95_ms).length) / frames.length);
+
 /** Installed before the app loads: records long tasks from the very start. */
 function recordLongTasks(): void {
   const tasks: { start: number; duration: number }[] = [];
@@ -250,27 +254,43 @@ interface HeapNode {
   children: HeapNode[];
 }
 
+/** Adds `amount` to the total kept for `key`. */
+function addTo(totals: Map<string, number>, key: string, amount: number): void {
+  totals.set(key, (totals.get(key) ?? 0) + amount);
+}
+
+/** The `count` largest totals, largest first, one `line` each. */
+function largest(totals: Map<string, number>, count: number, line: (key: string, amount: number) => string): string[] {
+  return [...totals]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([key, amount]) => line(key, amount));
+}
+
+/** "name file:line" of a profile's call frame. */
+function frameName(frame: { functionName: string; url: string; lineNumber: number } | undefined): string {
+  return `${frame?.functionName || '(anonymous)'} ${frame?.url.split('/').pop() ?? ''}:${frame?.lineNumber ?? 0}`;
+}
+
+const share = (part: number, total: number) => `${((100 * part) / total).toFixed(1).padStart(5)}%`;
+
 /** The functions that allocated the most themselves, as "KB  share  name url:line" lines. */
 function topAllocators(profile: HeapProfile, count = 25): string {
   const self = new Map<string, number>();
   let total = 0;
   const walk = (node: HeapNode) => {
-    const frame = node.callFrame;
-    const key = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').pop() ?? ''}:${frame.lineNumber}`;
-    self.set(key, (self.get(key) ?? 0) + node.selfSize);
+    addTo(self, frameName(node.callFrame), node.selfSize);
     total += node.selfSize;
     node.children.forEach(walk);
   };
   walk(profile.head);
   return [
     `${(total / 2 ** 20).toFixed(1)} MB allocated`,
-    ...[...self]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, count)
-      .map(
-        ([key, bytes]) =>
-          `${(bytes / 1024).toFixed(0).padStart(7)} KB ${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${key}`,
-      ),
+    ...largest(
+      self,
+      count,
+      (key, bytes) => `${(bytes / 1024).toFixed(0).padStart(7)} KB ${share(bytes, total)}  ${key}`,
+    ),
   ].join('\n');
 }
 
@@ -280,49 +300,40 @@ function topFunctions(profile: CpuProfile, count = 25): string {
   const self = new Map<string, number>();
   let total = 0;
   (profile.samples ?? []).forEach((id, i) => {
-    const frame = byId.get(id)?.callFrame;
-    const key = `${frame?.functionName || '(anonymous)'} ${frame?.url.split('/').pop() ?? ''}:${frame?.lineNumber ?? 0}`;
     const micros = profile.timeDeltas?.[i] ?? 0;
-    self.set(key, (self.get(key) ?? 0) + micros);
+    addTo(self, frameName(byId.get(id)?.callFrame), micros);
     total += micros;
   });
-  return [...self]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, count)
-    .map(
-      ([key, micros]) =>
-        `${(micros / 1000).toFixed(0).padStart(7)} ms ${((100 * micros) / total).toFixed(1).padStart(5)}%  ${key}`,
-    )
-    .join('\n');
+  return largest(
+    self,
+    count,
+    (key, micros) => `${(micros / 1000).toFixed(0).padStart(7)} ms ${share(micros, total)}  ${key}`,
+  ).join('\n');
 }
 
 interface Trace {
-  traceEvents: { name: string; ph: string; dur?: number; args?: { data?: { nodeName?: string; reason?: string } } }[];
+  traceEvents: { name: string; ph: string; args?: { data?: { nodeName?: string; reason?: string } } }[];
 }
 
 /**
  * Why the page restyled and what it painted, per second of the stream: the
- * most frequent style invalidations (element and reason) and painted layers.
- * Something invalidated about 60 times a second is redone every frame.
+ * most frequent style invalidations (element and reason) and the elements
+ * painted most often. Something near 60 a second is redone every frame.
  */
 function topInvalidations(trace: Trace, seconds: number, count = 12): string {
-  const tally = (events: Trace['traceEvents']) => {
+  const perSecond = (events: Trace['traceEvents']) => {
     const counts = new Map<string, number>();
     for (const event of events) {
-      const key = `${event.args?.data?.nodeName ?? '?'}  ${event.args?.data?.reason ?? ''}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+      addTo(counts, `${event.args?.data?.nodeName ?? '?'}  ${event.args?.data?.reason ?? ''}`, 1);
     }
-    return [...counts]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, count)
-      .map(([key, n]) => `${(n / seconds).toFixed(1).padStart(7)}/s  ${key}`);
+    return largest(counts, count, (key, n) => `${(n / seconds).toFixed(1).padStart(7)}/s  ${key}`);
   };
   const events = trace.traceEvents;
   return [
     'style invalidations:',
-    ...tally(events.filter((event) => event.name === 'StyleRecalcInvalidationTracking')),
+    ...perSecond(events.filter((event) => event.name === 'StyleRecalcInvalidationTracking')),
     'paints:',
-    ...tally(events.filter((event) => event.name === 'Paint' && event.ph === 'X')),
+    ...perSecond(events.filter((event) => event.name === 'Paint' && event.ph === 'X')),
   ].join('\n');
 }
 
@@ -443,15 +454,13 @@ async function measure(url: string, serverPid: number): Promise<void> {
         p99: round(percentile(frames, 99)),
         max: round(frames.at(-1) ?? NaN),
       },
-      frames_over_20ms_pct: round((100 * frames.filter((ms) => ms > TARGETS.frame_p95_ms).length) / frames.length),
+      frames_over_20ms_pct: overTargetPct(frames),
       scroll_only_frame_ms: {
         p50: round(percentile(idleFrames, 50)),
         p95: round(percentile(idleFrames, 95)),
         p99: round(percentile(idleFrames, 99)),
       },
-      scroll_only_frames_over_20ms_pct: round(
-        (100 * idleFrames.filter((ms) => ms > TARGETS.frame_p95_ms).length) / idleFrames.length,
-      ),
+      scroll_only_frames_over_20ms_pct: overTargetPct(idleFrames),
       scroll_only_cpu_ms_per_s: idleCpu,
       long_tasks_during_load: { count: result.loadTasks.length, longest_ms: round(Math.max(0, ...result.loadTasks)) },
       long_tasks_after_load: { count: result.after.length, longest_ms: round(longest) },
