@@ -12,7 +12,7 @@
  * allocating functions. BENCH_TRACE=file.json records a DevTools trace of the
  * stream (open it in Chrome DevTools' Performance panel or Perfetto) and prints
  * what made the page restyle and repaint most often.
- * Either one slows the page: read its frame numbers as disturbed.
+ * Each of these slows the page: read its frame numbers as disturbed.
  * BENCH_CSS='…' adds a style sheet to the page once it has loaded (see tablePage.ts).
  * BENCH_INSTRUMENTED=1 measures a page of Playwright's own instead of one it
  * does not instrument (see benchPage.ts).
