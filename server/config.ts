@@ -29,6 +29,16 @@ export interface Config {
   /** Percent of maxConnections that watch streams (GET /api/stream) may take. */
   watchShare: number;
   maxSessions: number;
+  /** Open connections (streams or not) one client address may hold. */
+  maxConnectionsPerAddress: number;
+  /** Sessions one client address may have running at once. */
+  maxSessionsPerAddress: number;
+  /** Milliseconds a client may take to send a request's headers (408 after). */
+  headersTimeout: number;
+  /** Milliseconds a client may take to send a whole request, body included (408 after). */
+  requestTimeout: number;
+  /** Host names, besides loopback and the listen address, that requests may name in `Host`. */
+  allowedHosts: string[];
   maxBuffer: number;
   maxBody: number;
   startRate: number;
@@ -114,6 +124,21 @@ function origins(raw: string, flag: string): string[] {
     }
     if (!url || !/^https?:$/.test(url.protocol) || url.origin !== origin) {
       throw new ConfigError(`${flag} takes origins like https://example.com, comma-separated (got "${origin}")`);
+    }
+  }
+  return list;
+}
+
+function hostNames(raw: string, flag: string): string[] {
+  const list = raw
+    .split(',')
+    .map((part) => part.trim().toLowerCase())
+    .filter(Boolean);
+  for (const host of list) {
+    if (!/^(\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host)) {
+      throw new ConfigError(
+        `${flag} takes host names like app.example.com or .example.com, comma-separated (got "${host}")`,
+      );
     }
   }
   return list;
@@ -261,6 +286,46 @@ const OPTIONS = [
     meta: 'PERCENT',
     help: 'Share of --max-connections the session-less watch streams may take; the rest stays for session streams',
     parse: integer(1, 100),
+  }),
+  spec({
+    key: 'maxConnectionsPerAddress',
+    flag: 'max-connections-per-address',
+    fallback: '20',
+    meta: 'N',
+    help: 'Open connections, streaming or not, one client address may hold',
+    parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'maxSessionsPerAddress',
+    flag: 'max-sessions-per-address',
+    fallback: '5',
+    meta: 'N',
+    help: 'Sessions one client address may have running at once',
+    parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'headersTimeout',
+    flag: 'headers-timeout',
+    fallback: '10000',
+    meta: 'MS',
+    help: 'Time a client may take to send request headers (408 after)',
+    parse: integer(1000, MAX_MS),
+  }),
+  spec({
+    key: 'requestTimeout',
+    flag: 'request-timeout',
+    fallback: '30000',
+    meta: 'MS',
+    help: 'Time a client may take to send a whole request (408 after)',
+    parse: integer(1000, MAX_MS),
+  }),
+  spec({
+    key: 'allowedHosts',
+    flag: 'allowed-hosts',
+    fallback: '',
+    meta: 'HOSTS',
+    help: 'Host names requests may use besides localhost, loopback and --host, comma-separated',
+    parse: hostNames,
   }),
   spec({
     key: 'maxBuffer',
@@ -477,6 +542,11 @@ function checkTogether(config: Config): Config {
   if (config.maxConnectionsPerSession > config.maxConnections) {
     throw new ConfigError(
       `--max-connections-per-session (${config.maxConnectionsPerSession}) must not exceed --max-connections (${config.maxConnections})`,
+    );
+  }
+  if (config.requestTimeout < config.headersTimeout) {
+    throw new ConfigError(
+      `--request-timeout (${config.requestTimeout}) must not be shorter than --headers-timeout (${config.headersTimeout})`,
     );
   }
   return config;
