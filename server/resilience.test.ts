@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DataResponse, MetricsResponse, StartResponse } from './protocol.js';
 import type { RunningServer } from './server.js';
+import { heapAfterGc } from './testing/heap.js';
 import { openStream } from './testing/sseClient.js';
 import { replay, seqsOf } from './testing/replay.js';
 import { startTestServer } from './testing/testServer.js';
@@ -140,6 +141,41 @@ describe('connection churn', () => {
     await json(`/api/stop/${session_id}`, { method: 'POST' });
     const metrics = await json<MetricsResponse>('/api/metrics');
     expect(metrics).toMatchObject({ active_sessions: 0, total_connections: 0, pending_messages: 0 });
+  }, 120_000);
+});
+
+describe('closed streams', () => {
+  it('leave the heap as it was: thousands of connect/close cycles keep no memory', async () => {
+    const WARMUP = 500;
+    const CYCLES = 4000 * SCALE;
+    server = await startTestServer({ updateInterval: 50, heartbeatInterval: 1000, maxConnections: 100 });
+    const port = server.port;
+    const { session_id } = await json<StartResponse>('/api/start', { method: 'POST' });
+    const cycle = async (count: number, path: string) => {
+      let done = 0;
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          while (done < count) {
+            done++;
+            await blink(port, path);
+          }
+        }),
+      );
+    };
+    // Warm up first: code, caches and pools reach their working size.
+    await cycle(WARMUP, `/api/stream/${session_id}`);
+    await cycle(WARMUP, '/api/stream');
+    const before = await heapAfterGc();
+    await cycle(CYCLES / 2, `/api/stream/${session_id}`);
+    await cycle(CYCLES / 2, '/api/stream');
+    await until(async () => (await json<MetricsResponse>('/api/metrics')).total_connections === 0, 'streams released');
+    const after = await heapAfterGc();
+    const perCycle = (after - before) / CYCLES;
+    console.info(
+      `closed streams: ${CYCLES} cycles, heap ${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB, ${perCycle.toFixed(0)} B per cycle`,
+    );
+    // A stream that stayed referenced costs about 8 KB; noise is far below 256 B a cycle.
+    expect(perCycle).toBeLessThan(256);
   }, 120_000);
 });
 

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
-import { trackConnections } from './http/connectionTracker.js';
 import { clientErrorResponse } from './http/guards.js';
 import type { Config } from './config.js';
 import { createSessionManager } from './sessions/sessionManager.js';
@@ -16,6 +15,8 @@ import { randomRow } from './table/rows.js';
 
 /** How long requests still in flight may finish after close() before they are cut. */
 const FORCE_CLOSE_MS = 2000;
+/** How often a closing server looks for connections that have finished their answer. */
+const IDLE_SWEEP_MS = 50;
 
 export interface RunningServer {
   /** The base URL the server answers on, with the real port. */
@@ -74,7 +75,6 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const { app, openStreams } = createApp({ config, store, sessions, logger, now: () => scheduler.now() });
 
   const server = createServer(app.handler as Parameters<typeof createServer>[1]);
-  const connections = trackConnections(server);
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (socket.writable) socket.end(clientErrorResponse(error));
     else socket.destroy();
@@ -105,14 +105,17 @@ export async function startServer(config: Config, logger: Logger, options: Start
     close() {
       closing ??= new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), FORCE_CLOSE_MS).unref();
+        // close() closes the connections idle now; a keep-alive connection
+        // whose answer is still going out becomes idle later, so look again.
+        const idle = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS).unref();
         server.close(() => {
           clearTimeout(force);
+          clearInterval(idle);
           resolve();
         });
         // Cut streams rather than end them: to a client a cut stream means
         // "reconnect", which is what a restart or a fail-over needs.
         for (const stream of openStreams) stream.destroy();
-        connections.drain();
         sessions.close();
         store.close();
       });
