@@ -1,9 +1,27 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
+import type { Request } from 'polka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../server.js';
 import { startTestServer } from '../testing/testServer.js';
+import { authSubject, requireBearer } from './auth.js';
+
+/** A real HTTP server on a free port of 127.0.0.1. */
+async function listen(handler: RequestListener): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}/jwks.json` };
+}
+
+/** Closes a server even while it holds connections that never got an answer. */
+function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+const now = () => Math.floor(Date.now() / 1000);
 
 describe('--auth-jwks-url', () => {
   let jwks: Server;
@@ -33,36 +51,234 @@ describe('--auth-jwks-url', () => {
     jwks.close();
   });
 
-  const sign = (key: CryptoKey, claims: { iss?: string; aud?: string } = {}) =>
-    new SignJWT({})
-      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+  /** A token of the set's key; `exp: null` leaves the expiry out, `iat` is in epoch seconds. */
+  const sign = (
+    key: CryptoKey,
+    claims: { kid?: string; iss?: string; aud?: string; exp?: string | null; iat?: number } = {},
+  ) => {
+    const jwt = new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: claims.kid ?? 'k1' })
       .setIssuer(claims.iss ?? 'https://issuer.example')
-      .setAudience(claims.aud ?? 'livetable')
-      .setExpirationTime('2m')
-      .sign(key);
-  const start = (token: string) =>
-    fetch(`${livetable.url}/api/start`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+      .setAudience(claims.aud ?? 'livetable');
+    if (claims.exp !== null) jwt.setExpirationTime(claims.exp ?? '2m');
+    if (claims.iat !== undefined) jwt.setIssuedAt(claims.iat);
+    return jwt.sign(key);
+  };
+  const start = (token: string, scheme = 'Bearer ') =>
+    fetch(`${livetable.url}/api/start`, { method: 'POST', headers: { Authorization: `${scheme}${token}` } });
+  const stop = async (response: Response) => {
+    const { session_id } = (await response.json()) as { session_id: string };
+    const stopped = await fetch(`${livetable.url}/api/stop/${session_id}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await sign(keys.privateKey)}` },
+    });
+    expect(stopped.status).toBe(200);
+  };
+  const activeSessions = async () =>
+    ((await (await fetch(`${livetable.url}/api/metrics`)).json()) as { active_sessions: number }).active_sessions;
 
   it('accepts a token signed by a key of the set', async () => {
     const response = await start(await sign(keys.privateKey));
     expect(response.status).toBe(200);
-    const { session_id } = (await response.json()) as { session_id: string };
-    const stop = await fetch(`${livetable.url}/api/stop/${session_id}`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${await sign(keys.privateKey)}` },
-    });
-    expect(stop.status).toBe(200);
+    await stop(response);
   });
 
   it.each([
     ['a key outside the set', () => sign(strangerKeys.privateKey)],
+    // The set answers, but has no such key: the token's fault, not an outage.
+    ['a kid the set does not have', () => sign(strangerKeys.privateKey, { kid: 'k2' })],
     ['another issuer', () => sign(keys.privateKey, { iss: 'https://other.example' })],
     ['another audience', () => sign(keys.privateKey, { aud: 'other' })],
+    ['a signer that set no expiry', () => sign(keys.privateKey, { exp: null })],
+    ['a signer whose clock is a minute ahead (iat in the future)', () => sign(keys.privateKey, { iat: now() + 60 })],
   ])('refuses a token from %s with 401 and starts nothing', async (_name, make) => {
+    const before = await activeSessions();
     const response = await start(await make());
     expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect(await response.json()).toMatchObject({ status: 'error', code: 'unauthorized' });
-    const metrics = (await (await fetch(`${livetable.url}/api/metrics`)).json()) as { active_sessions: number };
-    expect(metrics.active_sessions).toBe(0);
+    expect(await activeSessions()).toBe(before);
+  });
+
+  it('says a token without exp is refused because it must expire', async () => {
+    const response = await start(await sign(keys.privateKey, { exp: null }));
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { message: string }).message).toMatch(/must expire/);
+  });
+
+  it.each([
+    ['no iat', () => sign(keys.privateKey)],
+    ['an iat of now', () => sign(keys.privateKey, { iat: now() })],
+    ['an iat a few seconds ahead, within the 5 s clock skew', () => sign(keys.privateKey, { iat: now() + 3 })],
+  ])('accepts a token with %s', async (_name, make) => {
+    const response = await start(await make());
+    expect(response.status).toBe(200);
+    await stop(response);
+  });
+
+  it.each(['bearer ', 'BEARER ', 'bEaReR ', 'Bearer   ', 'Bearer\t'])(
+    'takes the scheme case-insensitively and with extra whitespace: %j',
+    async (scheme) => {
+      const response = await start(await sign(keys.privateKey), scheme);
+      expect(response.status).toBe(200);
+      await stop(response);
+    },
+  );
+
+  it.each(['Basic ', 'Bearer', 'Bearerx ', 'Token ', 'Bearer a '])(
+    'refuses another scheme or a malformed credential: %j',
+    async (scheme) => {
+      const before = await activeSessions();
+      const response = await start(await sign(keys.privateKey), scheme);
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ code: 'unauthorized' });
+      expect(await activeSessions()).toBe(before);
+    },
+  );
+});
+
+describe('--auth-jwks-url that cannot be read', () => {
+  let keys: Awaited<ReturnType<typeof generateKeyPair>>;
+  let jwk: object;
+
+  beforeAll(async () => {
+    keys = await generateKeyPair('ES256');
+    jwk = { ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+  });
+
+  const token = () =>
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setAudience('livetable')
+      .setExpirationTime('2m')
+      .sign(keys.privateKey);
+
+  /** Starts a session on a Livetable reading its keys from `jwksUrl`; returns the answer and how long it took. */
+  const startWith = async (jwksUrl: string) => {
+    const livetable = await startTestServer({ authJwksUrl: jwksUrl, updateInterval: 600_000 });
+    try {
+      const began = Date.now();
+      const response = await fetch(`${livetable.url}/api/start`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${await token()}` },
+      });
+      const body = (await response.json()) as { code: string };
+      const metrics = (await (await fetch(`${livetable.url}/api/metrics`)).json()) as { active_sessions: number };
+      return { response, body, elapsed: Date.now() - began, activeSessions: metrics.active_sessions };
+    } finally {
+      await livetable.close();
+    }
+  };
+
+  const expectUnavailable = (answer: Awaited<ReturnType<typeof startWith>>) => {
+    expect(answer.response.status).toBe(503);
+    expect(answer.body).toMatchObject({ status: 'error', code: 'auth_unavailable' });
+    expect(answer.response.headers.get('retry-after')).toMatch(/^[1-9][0-9]*$/);
+    // jose gives up on the set after 3 s; this bound only says "not hanging".
+    expect(answer.elapsed).toBeLessThan(10_000);
+    expect(answer.activeSessions).toBe(0);
+  };
+
+  it.each<[string, RequestListener]>([
+    ['never answers', () => {}],
+    [
+      'sends headers and then nothing',
+      (_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders(),
+    ],
+    ['answers HTTP 500', (_req, res) => res.writeHead(500).end('{"keys":[]}')],
+    ['answers with something other than JSON', (_req, res) => res.writeHead(200).end('<html>maintenance</html>')],
+    ['answers JSON that is not a key set', (_req, res) => res.writeHead(200).end('{"hello":"world"}')],
+  ])('answers 503 auth_unavailable, promptly, when the set %s', async (_name, handler) => {
+    const { server, url } = await listen(handler);
+    try {
+      expectUnavailable(await startWith(url));
+    } finally {
+      await close(server);
+    }
+  });
+
+  it('answers 503 auth_unavailable, promptly, when nothing listens at the set’s address', async () => {
+    const { server, url } = await listen(() => {});
+    await close(server); // the port is free now, and refuses connections
+    expectUnavailable(await startWith(url));
+  });
+
+  it('accepts tokens again once the set answers again', async () => {
+    let up = false;
+    const { server, url } = await listen((_req, res) => {
+      if (!up) return void res.writeHead(500).end();
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    });
+    const livetable = await startTestServer({ authJwksUrl: url, updateInterval: 600_000 });
+    try {
+      const start = async () =>
+        fetch(`${livetable.url}/api/start`, { method: 'POST', headers: { Authorization: `Bearer ${await token()}` } });
+      expect((await start()).status).toBe(503);
+      up = true;
+      expect((await start()).status).toBe(200);
+    } finally {
+      await livetable.close();
+      await close(server);
+    }
+  });
+});
+
+describe('authSubject', () => {
+  const secret = 'a-test-secret-that-is-long-enough-for-hs256';
+  const key = new TextEncoder().encode(secret);
+  const sign = (claims: JWTPayload = {}) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setAudience('livetable').setExpirationTime('2m').sign(key);
+
+  /** Runs the middleware on a request with this Authorization header; resolves to the request and whether next ran. */
+  const check = async (options: Parameters<typeof requireBearer>[0], authorization?: string) => {
+    const req = { headers: authorization === undefined ? {} : { authorization } } as unknown as Request;
+    let passed = false;
+    let error: unknown;
+    try {
+      await requireBearer(options)(req, {} as ServerResponse, () => {
+        passed = true;
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    return { req: req as IncomingMessage, passed, error };
+  };
+
+  it('is undefined when auth is off', async () => {
+    const { req, passed } = await check({ audience: 'livetable' }, `Bearer ${await sign({ sub: 'alice' })}`);
+    expect(passed).toBe(true);
+    expect(authSubject(req)).toBeUndefined();
+  });
+
+  it('is undefined before the check ran', () => {
+    expect(authSubject({ headers: {} } as IncomingMessage)).toBeUndefined();
+  });
+
+  it('is the token’s sub after a valid token', async () => {
+    const { req, passed } = await check({ secret, audience: 'livetable' }, `Bearer ${await sign({ sub: 'alice' })}`);
+    expect(passed).toBe(true);
+    expect(authSubject(req)).toBe('alice');
+  });
+
+  it('is null after a valid token with no sub', async () => {
+    const { req, passed } = await check({ secret, audience: 'livetable' }, `Bearer ${await sign()}`);
+    expect(passed).toBe(true);
+    expect(authSubject(req)).toBeNull();
+  });
+
+  it('is not set, and the request goes no further, after a refused token', async () => {
+    const { req, passed, error } = await check({ secret, audience: 'other' }, `Bearer ${await sign({ sub: 'alice' })}`);
+    expect(passed).toBe(false);
+    expect(error).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(authSubject(req)).toBeUndefined();
+  });
+
+  it('refuses a token whose sub is not a string', async () => {
+    const { passed, error } = await check(
+      { secret, audience: 'livetable' },
+      `Bearer ${await sign({ sub: 42 } as unknown as JWTPayload)}`,
+    );
+    expect(passed).toBe(false);
+    expect(error).toMatchObject({ status: 401, code: 'unauthorized' });
   });
 });

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Middleware } from 'polka';
 import { HttpError } from './httpError.js';
@@ -11,32 +12,115 @@ export interface AuthOptions {
   issuer?: string;
 }
 
+/** How far (seconds) the issuer's clock may be off from ours, for `exp`, `nbf` and `iat`. */
+const CLOCK_TOLERANCE = 5;
+/** How long (ms) one fetch of the JWKS may take, connecting and reading, before it counts as failed. */
+const JWKS_TIMEOUT = 3_000;
+/** Seconds a client is asked to wait after a 503 `auth_unavailable`. */
+const RETRY_AFTER = 5;
+
 const unauthorized = (message: string) =>
   new HttpError(401, 'unauthorized', message, { 'WWW-Authenticate': 'Bearer realm="livetable"' });
 
+const unavailable = () =>
+  new HttpError(503, 'auth_unavailable', 'The keys that check tokens cannot be fetched just now; try again shortly.', {
+    'Retry-After': String(RETRY_AFTER),
+  });
+
+/** The scheme is case-insensitive (RFC 7235); the token is one base64url JWS, alone. */
+const BEARER = /^[ \t]*bearer[ \t]+([A-Za-z0-9_\-.]+)[ \t]*$/i;
+
+/** What a passed check leaves on the request for the routes after it. */
+interface AuthState {
+  /** The token's `sub`, or null for a token without one. */
+  subject: string | null;
+}
+
+type CheckedRequest = IncomingMessage & { auth?: AuthState };
+
 /**
- * Requires a valid bearer JWT: signature, algorithm, expiry, audience (and
- * issuer when set) are all checked. Without a secret or JWKS URL, lets
- * everything through.
+ * The subject of the token `requireBearer` accepted for this request: its
+ * `sub`, or null when the token had none. Undefined when no check passed on
+ * this request, which is always the case with auth off.
+ */
+export function authSubject(req: IncomingMessage): string | null | undefined {
+  return (req as CheckedRequest).auth?.subject;
+}
+
+/** The key set could not be fetched or read: the token was never judged. */
+class KeySetUnavailable extends Error {
+  override name = 'KeySetUnavailable';
+}
+
+/**
+ * The keys of a remote JWKS. jose caches the set for 10 minutes, fetches it
+ * again at most every 30 s for a token whose `kid` it does not know, and
+ * shares one fetch among concurrent requests. Every failure to get a usable
+ * set (timeout, refused connection, non-200, not JSON, not a key set) becomes
+ * KeySetUnavailable; a set that has no key for the token stays the token's
+ * fault.
+ */
+function remoteKeySet(url: URL): JWTVerifyGetKey {
+  const keySet = createRemoteJWKSet(url, {
+    timeoutDuration: JWKS_TIMEOUT,
+    cooldownDuration: 30_000,
+    cacheMaxAge: 600_000,
+  });
+  return async (header, token) => {
+    try {
+      return await keySet(header, token);
+    } catch (error) {
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
+      throw new KeySetUnavailable('the JWKS could not be used', { cause: error });
+    }
+  };
+}
+
+/**
+ * Requires a valid bearer JWT: signature, algorithm, audience (and issuer
+ * when set) are checked; it must carry an `exp` not yet past and no `iat` in
+ * the future, both within 5 s of clock skew. A passed check records the
+ * token's subject for `authSubject`. A JWKS that cannot be fetched within 3 s,
+ * or answers something that is not a key set, gives 503 `auth_unavailable`.
+ * Without a secret or JWKS URL, lets everything through.
  */
 export function requireBearer(options: AuthOptions): Middleware {
   const { secret, jwksUrl, audience, issuer } = options;
   if (secret === undefined && jwksUrl === undefined) return (_req, _res, next) => next();
   const key: Uint8Array | JWTVerifyGetKey =
-    secret !== undefined ? new TextEncoder().encode(secret) : createRemoteJWKSet(new URL(jwksUrl!));
+    secret !== undefined ? new TextEncoder().encode(secret) : remoteKeySet(new URL(jwksUrl!));
   const algorithms = secret !== undefined ? ['HS256'] : ['RS256', 'ES256', 'EdDSA'];
 
   return async (req, _res, next) => {
-    const header = req.headers.authorization ?? '';
-    const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header);
+    const match = BEARER.exec(req.headers.authorization ?? '');
     if (!match) throw unauthorized('A bearer token is required: Authorization: Bearer <JWT>.');
+    let payload;
     try {
-      await jwtVerify(match[1]!, key as Uint8Array, { algorithms, audience, issuer, clockTolerance: 5 });
+      ({ payload } = await jwtVerify(match[1]!, key as Uint8Array, {
+        algorithms,
+        audience,
+        issuer,
+        requiredClaims: ['exp'],
+        clockTolerance: CLOCK_TOLERANCE,
+      }));
     } catch (error) {
+      if (error instanceof KeySetUnavailable) throw unavailable();
       if (error instanceof errors.JWTExpired) throw unauthorized('The token has expired.');
+      if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'exp') {
+        throw unauthorized('The token must expire: it needs a numeric exp claim.');
+      }
       if (error instanceof errors.JOSEError) throw unauthorized('The token is not valid here.');
       throw error;
     }
+    // jose checks that iat is a number, but its future only along with
+    // maxTokenAge, which would also require iat; a token without one is fine.
+    if (payload.iat !== undefined && payload.iat > Math.floor(Date.now() / 1000) + CLOCK_TOLERANCE) {
+      throw unauthorized('The token was issued in the future (iat): check the issuer’s clock.');
+    }
+    if (payload.sub !== undefined && typeof payload.sub !== 'string') {
+      throw unauthorized('The token’s sub claim must be a string.');
+    }
+    (req as CheckedRequest).auth = { subject: payload.sub ?? null };
     return next();
   };
 }
