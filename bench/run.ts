@@ -37,6 +37,9 @@ const livetableArgs = (interval: number, perTick: number, more: string[] = []) =
   '20000',
   '--max-connections-per-session',
   '20000',
+  // The load client is one address.
+  '--max-connections-per-address',
+  '20000',
   ...more,
 ];
 

@@ -1,9 +1,11 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
-import { clientErrorResponse } from './http/guards.js';
+import { clientMistakeLog } from './http/clientMistakes.js';
+import { limitConnections } from './http/connectionLimits.js';
+import { answerClientError } from './http/clientErrors.js';
 import type { Config } from './config.js';
 import { createSessionManager } from './sessions/sessionManager.js';
 import { createMemoryStore } from './store/memoryStore.js';
@@ -17,6 +19,8 @@ import { randomRow } from './table/rows.js';
 const FORCE_CLOSE_MS = 2000;
 /** How often a closing server looks for connections that have finished their answer. */
 const IDLE_SWEEP_MS = 50;
+/** How often Node looks for requests past --headers-timeout or --request-timeout. */
+const TIMEOUT_CHECK_MS = 1000;
 
 export interface RunningServer {
   /** The base URL the server answers on, with the real port. */
@@ -74,10 +78,21 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const sessions = createSessionManager({ store, sessionStore, config, scheduler, random, logger });
   const { app, openStreams } = createApp({ config, store, sessions, logger, now: () => scheduler.now() });
 
-  const server = createServer(app.handler as Parameters<typeof createServer>[1]);
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (socket.writable) socket.end(clientErrorResponse(error));
-    else socket.destroy();
+  const mistakes = clientMistakeLog(logger);
+  // Node checks its request timeouts on this period; its default (30 s) would
+  // let a slow client hold on well past --headers-timeout.
+  const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS });
+  server.headersTimeout = config.headersTimeout;
+  server.requestTimeout = config.requestTimeout;
+  const limits = limitConnections(server, app.handler as RequestListener, {
+    maxPerAddress: config.maxConnectionsPerAddress,
+    maxQueued: config.maxBuffer,
+    onRefused: (address, code, message) => mistakes.log(address, code, message),
+  });
+  server.on('request', limits.listener);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const { code, message } = answerClientError(error, socket);
+    mistakes.log(socket.remoteAddress, code, message);
   });
   await new Promise<void>((resolve, reject) => {
     const failed = (error: Error) => {

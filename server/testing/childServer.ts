@@ -22,9 +22,9 @@ export interface ChildServer {
   logs: Record<string, unknown>[];
 }
 
-/** Starts `server/main.ts` as its own process and resolves once it listens. */
-export function startChildServer(args: string[]): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args], {
+/** Starts `server/main.ts` as its own process (Node flags in `nodeArgs`) and resolves once it listens. */
+export function startChildServer(args: string[], nodeArgs: string[] = []): Promise<ChildServer> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server/main.ts', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

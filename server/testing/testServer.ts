@@ -2,7 +2,10 @@ import { pino } from 'pino';
 import { defaultConfig, type Config } from '../config.js';
 import { startServer, type RunningServer } from '../server.js';
 
-/** A real server on a free port of 127.0.0.1, quiet unless LIVETABLE_TEST_LOGS is set. */
+/**
+ * A real server on a free port of 127.0.0.1, quiet unless LIVETABLE_TEST_LOGS
+ * is set, with no limit on connections per address unless a test sets one.
+ */
 export function startTestServer(overrides: Partial<Config> = {}): Promise<RunningServer> {
   const config = defaultConfig({
     port: 0,
@@ -10,6 +13,9 @@ export function startTestServer(overrides: Partial<Config> = {}): Promise<Runnin
     randomSeed: 1,
     staticDir: 'no-such-dir',
     store: 'memory',
+    // Every client of an in-process test comes from 127.0.0.1: the
+    // per-address limits are tested on their own (abuse.test.ts).
+    maxConnectionsPerAddress: 10_000,
     ...overrides,
   });
   const logger = pino({ level: process.env.LIVETABLE_TEST_LOGS ? 'debug' : 'silent' });

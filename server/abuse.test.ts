@@ -1,0 +1,174 @@
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ErrorBody, MetricsResponse } from './protocol.js';
+import type { RunningServer } from './server.js';
+import { startChildServer, type ChildServer } from './testing/childServer.js';
+import { startTestServer } from './testing/testServer.js';
+
+let server: RunningServer | undefined;
+let child: ChildServer | undefined;
+const sockets: Socket[] = [];
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+  await server?.close();
+  server = undefined;
+  child?.child.kill('SIGKILL');
+  child = undefined;
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A GET from a chosen loopback address (127.x are distinct clients to the server). */
+function get(url: string, from = '127.0.0.1'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { localAddress: from, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A socket from `from` that has connected and sent `text`, and reads nothing unless told. */
+function rawSocket(port: number, from: string, text = ''): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => {
+      if (text) socket.write(text);
+      resolve(socket);
+    });
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    socket.once('error', reject);
+  });
+}
+
+/** Everything a socket receives until the server closes it. */
+function collect(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('close', () => resolve(text));
+  });
+}
+
+const statusOf = (raw: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
+const bodyOf = (raw: string) => JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as ErrorBody;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('pipelined requests that are never read', () => {
+  it('cannot grow the server: it stays up with its heap bounded', async () => {
+    // A 160 MB heap: without a bound on what one connection may queue, the
+    // answers below (10 × 1,500 × ~100 KB) take it down in seconds.
+    child = await startChildServer(
+      ['--port', '0', '--store', 'memory', '--seed-rows', '1000', '--update-interval', '600000'],
+      ['--max-old-space-size=160'],
+    );
+    const { port } = new URL(child.url);
+    const burst = 'GET /api/data HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(1500);
+    for (let i = 0; i < 10; i++) {
+      const socket = await rawSocket(Number(port), '127.0.0.1', burst);
+      socket.pause();
+    }
+    await sleep(3000);
+    const answer = await get(`${child.url}/api/metrics`, '127.0.0.2');
+    expect(answer.status).toBe(200);
+    const metrics = JSON.parse(answer.body) as MetricsResponse;
+    console.info(`pipelined flood: server heap ${(metrics.memory_usage.heap_used / 2 ** 20).toFixed(1)} MiB`);
+    expect(metrics.memory_usage.heap_used).toBeLessThan(100 * 2 ** 20);
+    expect(child.child.exitCode).toBeNull();
+  }, 30_000);
+});
+
+describe('connections per address', () => {
+  it('one address gets 429 past --max-connections-per-address; another still gets in; a closed one frees its place', async () => {
+    server = await startTestServer({ maxConnectionsPerAddress: 3, maxConnections: 50, heartbeatInterval: 600_000 });
+    const { port } = server;
+    const stream = 'GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n';
+    const held = [
+      await rawSocket(port, '127.0.0.1', stream),
+      await rawSocket(port, '127.0.0.1', stream),
+      // An idle connection counts as much as a stream.
+      await rawSocket(port, '127.0.0.1'),
+    ];
+    await sleep(100);
+    const refused = await get(`${server.url}/api/data`);
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+    expect(JSON.parse(refused.body)).toMatchObject({ status: 'error', code: 'too_many_address_connections' });
+    expect((await get(`${server.url}/api/data`, '127.0.0.2')).status).toBe(200);
+
+    held[2]!.destroy();
+    await sleep(100);
+    expect((await get(`${server.url}/api/data`)).status).toBe(200);
+  });
+});
+
+describe('slow clients', () => {
+  it('headers that trickle in are cut with 408 after --headers-timeout', async () => {
+    server = await startTestServer({ headersTimeout: 1000, requestTimeout: 2000 });
+    const socket = await rawSocket(server.port, '127.0.0.1', 'GET /api/data HTTP/1.1\r\n');
+    const received = collect(socket);
+    const drip = setInterval(() => socket.write('X-Slow: 1\r\n'), 200);
+    const started = Date.now();
+    const raw = await received;
+    clearInterval(drip);
+    expect(statusOf(raw)).toBe(408);
+    expect(bodyOf(raw)).toMatchObject({ status: 'error', code: 'request_timeout' });
+    // Node looks for late requests once a second: cut between 1 and about 2 s.
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('a body that trickles in is cut with 408 after --request-timeout', async () => {
+    server = await startTestServer({ headersTimeout: 1000, requestTimeout: 2000 });
+    const socket = await rawSocket(
+      server.port,
+      '127.0.0.1',
+      'POST /api/start HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
+    const received = collect(socket);
+    const drip = setInterval(() => socket.write(' '), 200);
+    const raw = await received;
+    clearInterval(drip);
+    expect(statusOf(raw)).toBe(408);
+    expect(bodyOf(raw)).toMatchObject({ code: 'request_timeout' });
+  });
+
+  it('do not slow down other clients: every request of a second address is answered meanwhile', async () => {
+    server = await startTestServer({ headersTimeout: 5000, requestTimeout: 10_000, maxConnectionsPerAddress: 20 });
+    // 20 slow connections from each of 10 addresses, and more from one of them than it may hold.
+    const slow: Socket[] = [];
+    for (let a = 10; a < 20; a++) {
+      for (let i = 0; i < 20; i++)
+        slow.push(await rawSocket(server.port, `127.0.0.${a}`, 'GET /api/data HTTP/1.1\r\n'));
+    }
+    const refused = collect(await rawSocket(server.port, '127.0.0.10', 'GET /api/data HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const drip = setInterval(() => {
+      for (const socket of slow) socket.write('X-Slow: 1\r\n');
+    }, 100);
+    const latencies: number[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const started = performance.now();
+        const answer = await get(`${server.url}/api/data`, '127.0.0.2');
+        latencies.push(performance.now() - started);
+        expect(answer.status).toBe(200);
+      }
+    } finally {
+      clearInterval(drip);
+    }
+    expect(statusOf(await refused)).toBe(429);
+    latencies.sort((a, b) => a - b);
+    console.info(
+      `under 200 slow clients: GET /api/data median ${latencies[20]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`,
+    );
+  }, 30_000);
+});
