@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from './config.js';
 import type { DataResponse, MetricsResponse, StartResponse, StreamEvent } from './protocol.js';
 import type { RunningServer } from './server.js';
+import { originOf } from './sessions/origin.js';
 import { openStream, type StreamClient } from './testing/sseClient.js';
 import { replay, seqsOf } from './testing/replay.js';
 import { startTestServer } from './testing/testServer.js';
@@ -95,11 +96,12 @@ describe('sessions', () => {
     await client.waitFor(atLeastSeq(3));
     expect(client.text()).toMatch(/^retry: \d+\n\n/);
     const [first, ...rest] = client.received;
-    expect(first?.event).toMatchObject({ type: 'init', session_id: id, version: 0 });
+    expect(first?.event).toMatchObject({ type: 'init', session_id: id, origin: originOf(id), version: 0 });
     expect(first?.id).toBe('0');
     for (const { id: eventId, event } of rest.filter((r) => isChange(r.event))) {
       expect(eventId).toBe(String((event as { seq: number }).seq));
-      expect(event).toMatchObject({ session_id: id, timestamp: expect.any(String), message: expect.any(String) });
+      expect(event).toMatchObject({ origin: originOf(id), timestamp: expect.any(String), message: expect.any(String) });
+      expect(event).not.toHaveProperty('session_id');
       expect(event).not.toHaveProperty('table_data');
     }
     expect(seqsOf(events(client))).toEqual([1, 2, 3, ...seqsOf(events(client)).slice(3)]);
@@ -148,8 +150,8 @@ describe('sessions', () => {
     await json(`/api/stop/${a}`, { method: 'POST' });
     await json(`/api/stop/${b}`, { method: 'POST' });
     await Promise.all([streamA.closed, streamB.closed]);
-    const origins = new Set(events(streamA).flatMap((e) => ('seq' in e ? [e.session_id] : [])));
-    expect(origins).toEqual(new Set([a, b]));
+    const origins = new Set(events(streamA).flatMap((e) => ('seq' in e ? [e.origin] : [])));
+    expect(origins).toEqual(new Set([originOf(a), originOf(b)]));
     const { body } = await json<DataResponse>('/api/data');
     for (const client of [streamA, streamB]) {
       const seqs = seqsOf(events(client));
@@ -222,7 +224,7 @@ describe('the watch stream (GET /api/stream)', () => {
     const watch = await stream('/api/stream');
     expect(watch.status).toBe(200);
     await watch.waitFor((e) => e.type === 'init');
-    expect(events(watch)[0]).toMatchObject({ type: 'init', session_id: null, version: 0 });
+    expect(events(watch)[0]).toMatchObject({ type: 'init', session_id: null, origin: null, version: 0 });
     const [a, b] = await Promise.all([startSession(), startSession()]);
     // A session generates while its own streams are open; a watch keeps none running.
     const streamA = await stream(`/api/stream/${a}`);
@@ -234,8 +236,8 @@ describe('the watch stream (GET /api/stream)', () => {
     // A heartbeat after both ends: had the watch been sent an end, it came before.
     const ended = new Date().toISOString();
     await watch.waitFor((e) => e.type === 'heartbeat' && e.timestamp > ended, 2000);
-    const origins = new Set(events(watch).flatMap((e) => ('seq' in e ? [e.session_id] : [])));
-    expect(origins).toEqual(new Set([a, b]));
+    const origins = new Set(events(watch).flatMap((e) => ('seq' in e ? [e.origin] : [])));
+    expect(origins).toEqual(new Set([originOf(a), originOf(b)]));
     expect(events(watch).some((e) => e.type === 'end')).toBe(false);
     const { body } = await json<DataResponse>('/api/data');
     await expect.poll(() => replay(events(watch)).version).toBe(body.version);

@@ -29,8 +29,13 @@ interface ChangeBase {
   timestamp: string;
   /** How many changes the originating session had made, this one included. */
   generation_count: number;
-  /** The session whose generator made this change. */
-  session_id: string;
+  /**
+   * Which session made this change: a one-way mark of its id (`s-` and 12 hex
+   * digits), the same as that session's streams give in `init`. Never the id
+   * itself, which is the capability to stop the session and goes only to its
+   * starter and its own streams.
+   */
+  origin: string;
   /** Only on streams opened with `?full=1`: the whole table after this change. */
   table_data?: Row[];
 }
@@ -58,6 +63,8 @@ export interface InitEvent {
   type: 'init';
   /** The session streamed, or null on the session-less watch stream (`GET /api/stream`). */
   session_id: string | null;
+  /** The `origin` the session's changes carry, so a page can tell them from others'; null on the watch stream. */
+  origin: string | null;
   data: Row[];
   /** The `seq` of the last change contained in `data`. */
   version: number;

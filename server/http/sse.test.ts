@@ -22,7 +22,7 @@ describe('formatEvent', () => {
       message: '添加了新用户: 李四',
       timestamp: '2026-01-01T00:00:00.000Z',
       generation_count: 3,
-      session_id: 'AAAAAAAAAAAAAAAA',
+      origin: 's-0123456789ab',
     };
     const text = formatEvent(event);
     expect(text).toBe(`id: 42\ndata: ${JSON.stringify(event)}\n\n`);
@@ -36,6 +36,7 @@ describe('formatEvent', () => {
     const init: StreamEvent = {
       type: 'init',
       session_id: 'S',
+      origin: 's-0123456789ab',
       data: [],
       version: 9,
       timestamp: 't',
@@ -55,7 +56,7 @@ describe('formatEvent', () => {
       message: 'm',
       timestamp: 't',
       generation_count: 1,
-      session_id: 'S',
+      origin: 's-0123456789ab',
     };
     const messages = parse(formatEvent(event) + formatEvent({ type: 'heartbeat', timestamp: 't' }));
     expect(messages).toHaveLength(2);

@@ -5,6 +5,7 @@ import type { Sink } from '../http/sse.js';
 import type { ChangeEvent, StreamEvent } from '../protocol.js';
 import { createMemoryStore } from '../store/memoryStore.js';
 import { createFanout } from './fanout.js';
+import { originOf } from './origin.js';
 import { sessionPipeline } from './sessionPipeline.js';
 
 const SID = 'AAAAAAAAAAAAAAAA';
@@ -105,7 +106,16 @@ describe('fan-out', () => {
     s.stop();
     expect(sink.types).toEqual(['init', 'update#1', 'update#2', 'heartbeat', 'update#3', 'end']);
     const [init] = sink.events;
-    expect(init).toMatchObject({ type: 'init', session_id: SID, version: 0, heartbeat_interval: 25, id: '0' });
+    expect(init).toMatchObject({
+      type: 'init',
+      session_id: SID,
+      origin: originOf(SID),
+      version: 0,
+      heartbeat_interval: 25,
+      id: '0',
+    });
+    expect(sink.events[1]).toMatchObject({ type: 'update', origin: originOf(SID) });
+    expect(sink.events[1]).not.toHaveProperty('session_id');
     expect(sink.events.find((e) => e.type === 'heartbeat')).toEqual({
       type: 'heartbeat',
       timestamp: new Date(25).toISOString(),
@@ -135,9 +145,10 @@ describe('fan-out', () => {
     a.stop();
     b.stop();
     await advanceTo(60);
-    expect(sink.events[0]).toMatchObject({ type: 'init', session_id: null, version: 0 });
+    expect(sink.events[0]).toMatchObject({ type: 'init', session_id: null, origin: null, version: 0 });
     const changes = sink.events.filter((e) => 'seq' in e) as ChangeEvent[];
-    expect(new Set(changes.map((e) => e.session_id))).toEqual(new Set([SID, OTHER]));
+    expect(new Set(changes.map((e) => e.origin))).toEqual(new Set([originOf(SID), originOf(OTHER)]));
+    for (const { text } of sink.writes) expect(text).not.toMatch(/AAAAAAAAAAAAAAAA|BBBBBBBBBBBBBBBB/);
     expect(changes.map((e) => e.seq)).toEqual(changes.map((_, i) => i + 1));
     expect(sink.types.filter((t) => t === 'heartbeat')).toHaveLength(2);
     expect(sink.types).not.toContain('end');

@@ -9,12 +9,16 @@ import {
   type StreamEvent,
 } from '../protocol.js';
 import type { TableStore } from '../store/tableStore.js';
+import { originOf } from './origin.js';
 
 /** What the fan-out needs of a session: its heartbeats and its end. */
 export interface FanoutSession {
   /** Groups the session's streams. */
   readonly id: string;
-  /** What `init` names as its session: the id, or null on the watch stream. */
+  /**
+   * What `init` names as its session: the id, or null on the watch stream.
+   * Only a session's own streams get its id; `init` gives them its origin too.
+   */
   readonly initSessionId: string | null;
   /** Subscribing keeps the session's generator running. */
   readonly events$: Observable<unknown>;
@@ -126,6 +130,8 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
       const init: InitEvent = {
         type: 'init',
         session_id: sessionId,
+        // So a page can tell its session's changes, which carry only the origin.
+        origin: sessionId === null ? null : originOf(sessionId),
         data: store.rows(),
         version,
         timestamp: new Date(now()).toISOString(),

@@ -108,13 +108,13 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
     ).map((text) => JSON.parse(text) as ChangeEvent),
   };
 
-  const persist = db.transaction((change: ChangeEvent, written: readonly Row[]) => {
+  const persist = db.transaction((change: ChangeEvent, written: readonly Row[], sessionId: string) => {
     if (change.type === 'delete') deleteRow.run(change.data.id);
     for (const row of written) upsertRow.run(row);
     if (change.type === 'add') setMeta.run('next_id', change.data.id + 1);
     insertChange.run(change.seq, JSON.stringify(change));
     setMeta.run('version', change.seq);
-    countGenerated.run(change.generation_count, change.session_id);
+    countGenerated.run(change.generation_count, sessionId);
     // Trimming every 64 changes keeps history between `history` and `history + 64`.
     if (change.seq % 64 === 0) trimChanges.run(change.seq - history);
   });
@@ -122,7 +122,7 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
   const table = createStoreCore({
     historyLimit: history,
     state,
-    persist: (change, written) => persist(change, written),
+    persist: (change, written, sessionId) => persist(change, written, sessionId),
     close: () => db.close(),
   });
 

@@ -1,5 +1,6 @@
 import { Subject } from 'rxjs';
 import { describeChange, type ChangeEvent, type Row, type RowChange, type RowPatch } from '../protocol.js';
+import { originOf } from '../sessions/origin.js';
 import type { Mutation } from '../table/mutations.js';
 import type { ChangeMeta, TableStore } from './tableStore.js';
 
@@ -19,9 +20,10 @@ export interface StoreCoreOptions {
   /**
    * Makes a change durable. Called after the change is worked out and before
    * anything changes in memory or is sent; if it throws, nothing changes.
-   * `written` holds the added or updated rows as they are after the change.
+   * `written` holds the added or updated rows as they are after the change,
+   * and `sessionId` the session that made it, which the event does not name.
    */
-  persist?: (change: ChangeEvent, written: readonly Row[]) => void;
+  persist?: (change: ChangeEvent, written: readonly Row[], sessionId: string) => void;
   close?: () => void;
 }
 
@@ -79,29 +81,39 @@ export function createStoreCore({ historyLimit, state, persist, close }: StoreCo
    * The event a mutation would make, and the rows it writes as they will be
    * after it; reads the table, changes nothing.
    */
-  const changeFor = (mutation: Mutation, seq: number, meta: ChangeMeta): { change: ChangeEvent; written: Row[] } => {
+  const changeFor = (
+    mutation: Mutation,
+    seq: number,
+    { session_id, generation_count, timestamp }: ChangeMeta,
+  ): { change: ChangeEvent; written: Row[] } => {
+    // Every stream gets every change, so the event names its session only by
+    // origin: the id would let anyone who watches stop the session.
+    const marks = { timestamp, generation_count, origin: originOf(session_id) };
     switch (mutation.type) {
       case 'add': {
         const data: Row = { id: nextId, ...mutation.row };
-        return { change: { type: 'add', seq, data, message: describeChange('add', data), ...meta }, written: [data] };
+        return { change: { type: 'add', seq, data, message: describeChange('add', data), ...marks }, written: [data] };
       }
       case 'update': {
         const row = patched(mutation.id, mutation.patch);
         const data: RowChange = { id: mutation.id, ...mutation.patch };
         return {
-          change: { type: 'update', seq, data, message: describeChange('update', row), ...meta },
+          change: { type: 'update', seq, data, message: describeChange('update', row), ...marks },
           written: [row],
         };
       }
       case 'delete': {
         const data = slotOf(mutation.id).row;
-        return { change: { type: 'delete', seq, data, message: describeChange('delete', data), ...meta }, written: [] };
+        return {
+          change: { type: 'delete', seq, data, message: describeChange('delete', data), ...marks },
+          written: [],
+        };
       }
       case 'batch_update': {
         const written = mutation.updates.map(({ id, patch }) => patched(id, patch));
         const data: RowChange[] = mutation.updates.map(({ id, patch }) => ({ id, ...patch }));
         return {
-          change: { type: 'batch_update', seq, data, message: describeChange('batch_update', written), ...meta },
+          change: { type: 'batch_update', seq, data, message: describeChange('batch_update', written), ...marks },
           written,
         };
       }
@@ -138,7 +150,7 @@ export function createStoreCore({ historyLimit, state, persist, close }: StoreCo
     },
     commit(mutation, meta) {
       const { change, written } = changeFor(mutation, version + 1, meta);
-      persist?.(change, written);
+      persist?.(change, written, meta.session_id);
       apply(change, written);
       version = change.seq;
       kept.push(change);

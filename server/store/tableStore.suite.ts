@@ -1,6 +1,7 @@
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../protocol.js';
+import { originOf } from '../sessions/origin.js';
 import type { NewRow } from '../table/rows.js';
 import type { ChangeMeta, TableStore } from './tableStore.js';
 
@@ -35,6 +36,21 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
       expect(update.data).toEqual({ id: 1, score: 99.5 });
       expect(del).toMatchObject({ type: 'delete', data: { id: 2, name: '李四' }, message: '删除了用户: 李四' });
       expect(store.rows()).toEqual([{ ...person('张三', 99.5), id: 1 }]);
+    });
+
+    it("names a change's session only by its origin, never by its id", () => {
+      const store = makeStore({ history: 100, initialRows: [person('a'), person('b')] });
+      const changes = [
+        store.commit({ type: 'add', row: person('c') }, meta),
+        store.commit({ type: 'update', id: 1, patch: { score: 61 } }, meta),
+        store.commit({ type: 'batch_update', updates: [{ id: 2, patch: { score: 62 } }] }, meta),
+        store.commit({ type: 'delete', id: 3 }, meta),
+      ];
+      for (const change of [...changes, ...(store.since(0) ?? [])]) {
+        expect(change).not.toHaveProperty('session_id');
+        expect(change).toMatchObject({ origin: originOf(meta.session_id), generation_count: 1 });
+        expect(JSON.stringify(change)).not.toContain(meta.session_id);
+      }
     });
 
     it('never reuses a row id', () => {

@@ -4,6 +4,11 @@ import type { Mutation, TableView } from '../table/mutations.js';
 
 /** Who made a change, and when. */
 export interface ChangeMeta {
+  /**
+   * The session that made the change. A durable store counts the session's
+   * changes by it; the event never carries it, only its `originOf` (a session
+   * id is the capability to stop the session, and every stream gets every change).
+   */
   session_id: string;
   generation_count: number;
   timestamp: string;

@@ -113,9 +113,12 @@ const started: Route = () => ({
   status: 200,
   body: { status: 'success', session_id: ID, message: '数据生成已开始', expires_at: 0 },
 });
+/** The origin marker the server gives a session's changes in place of its id (a hash there; any other session's here). */
+const originOf = (sessionId: string) => (sessionId === ID ? 's-0123456789ab' : 's-ba9876543210');
 const init = (data: Row[], version: number, heartbeat = 2000, session_id: string | null = ID): StreamEvent => ({
   type: 'init',
   session_id,
+  origin: session_id === null ? null : originOf(session_id),
   data,
   version,
   timestamp: T0,
@@ -128,7 +131,7 @@ const add = (seq: number, data: Row, session_id = ID): StreamEvent => ({
   message: `添加了新用户: ${data.name}`,
   timestamp: T0,
   generation_count: seq,
-  session_id,
+  origin: originOf(session_id),
 });
 
 /** With no session the page goes on to follow the table: connecting to the watch stream. */

@@ -14,7 +14,7 @@ import {
 const T0 = Date.parse('2025-01-01T12:00:00.000Z');
 const at = (seq: number) => new Date(T0 + seq * 1000).toISOString();
 const row = (id: number, score = 80): Row => ({ id, name: `用户${id}`, age: 30, city: '北京', score, status: '活跃' });
-const meta = (seq: number) => ({ seq, timestamp: at(seq), generation_count: seq, session_id: 'AAAAAAAAAAAAAAAA' });
+const meta = (seq: number) => ({ seq, timestamp: at(seq), generation_count: seq, origin: 's-0123456789ab' });
 
 function change(type: ChangeEvent['type'], seq: number, data: Row | Row[]): ChangeEvent {
   const message = `${type} #${seq}`;
@@ -27,6 +27,7 @@ const seeded = (count: number): LiveState =>
   reduce(initialState(), {
     type: 'init',
     session_id: 'AAAAAAAAAAAAAAAA',
+    origin: 's-0123456789ab',
     data: Array.from({ length: count }, (_, i) => row(i + 1)),
     version: 0,
     timestamp: at(0),
@@ -113,6 +114,7 @@ describe('reduceAll', () => {
     const state = reduce(initialState(), {
       type: 'init',
       session_id: 'AAAAAAAAAAAAAAAA',
+      origin: 's-0123456789ab',
       data: rows,
       version: 0,
       timestamp: at(0),

@@ -31,11 +31,12 @@ const row = (id: number, fields: Partial<Row> = {}): Row => ({
   ...fields,
 });
 
-const meta = (seq: number) => ({ seq, timestamp: at(seq), generation_count: seq, session_id: 'AAAAAAAAAAAAAAAA' });
+const meta = (seq: number) => ({ seq, timestamp: at(seq), generation_count: seq, origin: 's-0123456789ab' });
 
 const init = (data: Row[], version: number, heartbeat = 2000): InitEvent => ({
   type: 'init',
   session_id: 'AAAAAAAAAAAAAAAA',
+  origin: 's-0123456789ab',
   data,
   version,
   timestamp: T0,
