@@ -1,7 +1,9 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { originOf } from '../sessions/origin.js';
 import type { NewRow } from '../table/rows.js';
 import { createSqliteStores, DATABASE_FILE, StorageError } from './sqliteStore.js';
 import { tableStoreSuite } from './tableStore.suite.js';
@@ -76,6 +78,38 @@ describe('sqlite store', () => {
     ]);
     expect(second.sessions.wasEnded('S2aaaaaaaaaaaaaa')).toBe(true);
     expect(second.sessions.wasEnded('S1aaaaaaaaaaaaaa')).toBe(false);
+  });
+
+  it('never replays a session id from history written when changes carried one', () => {
+    const dir = tempDir();
+    const first = openStores(dir, 100, [person('a')]);
+    first.table.commit({ type: 'add', row: person('b') }, meta('S1aaaaaaaaaaaaaa', 1));
+    first.table.commit({ type: 'update', id: 1, patch: { score: 61 } }, meta('S1aaaaaaaaaaaaaa', 2));
+    first.table.commit({ type: 'delete', id: 2 }, meta('S2aaaaaaaaaaaaaa', 1));
+    first.table.close();
+    open.length = 0;
+    // The file as an older server left it: each change names its session by id.
+    const db = new Database(join(dir, DATABASE_FILE));
+    const old = db.prepare<[], { seq: number; event: string }>(`SELECT seq, event FROM changes ORDER BY seq`).all();
+    const ids = ['S1aaaaaaaaaaaaaa', 'S1aaaaaaaaaaaaaa', 'S2aaaaaaaaaaaaaa'];
+    for (const [i, { seq, event }] of old.entries()) {
+      const { origin: _origin, ...rest } = JSON.parse(event) as Record<string, unknown>;
+      db.prepare(`UPDATE changes SET event = ? WHERE seq = ?`).run(
+        JSON.stringify({ ...rest, session_id: ids[i] }),
+        seq,
+      );
+    }
+    expect(db.prepare(`SELECT event FROM changes`).pluck().all().join('\n')).toContain(
+      '"session_id":"S1aaaaaaaaaaaaaa"',
+    );
+    db.close();
+
+    const second = openStores(dir);
+    const replayed = second.table.since(0) ?? [];
+    expect(replayed.map((c) => c.seq)).toEqual([1, 2, 3]);
+    for (const change of replayed) expect(change).not.toHaveProperty('session_id');
+    expect(replayed.map((c) => c.origin)).toEqual(ids.map(originOf));
+    expect(JSON.stringify(replayed)).not.toMatch(/S1aaaaaaaaaaaaaa|S2aaaaaaaaaaaaaa/);
   });
 
   it('refuses a file that is not a database, and leaves it as it was', () => {

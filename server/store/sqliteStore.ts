@@ -2,6 +2,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ChangeEvent, Row } from '../protocol.js';
+import { originOf } from '../sessions/origin.js';
 import type { NewRow } from '../table/rows.js';
 import { REMEMBERED_ENDED, type SessionRecord, type SessionStore } from './sessionStore.js';
 import { createStoreCore } from './storeCore.js';
@@ -67,6 +68,17 @@ function openDatabase(dataDir: string): Database.Database {
 }
 
 /**
+ * A change as the `changes` table holds it. Files written before changes
+ * carried an `origin` hold the session's id instead: it is swapped for its
+ * origin here, so a restarted server never replays an id to the streams.
+ */
+function storedChange(text: string): ChangeEvent {
+  const { session_id: sessionId, ...change } = JSON.parse(text) as ChangeEvent & { session_id?: unknown };
+  if (typeof sessionId === 'string' && change.origin === undefined) change.origin = originOf(sessionId);
+  return change;
+}
+
+/**
  * The table, its history and the sessions in one SQLite file (WAL mode).
  * Every change is committed to the file before it is applied and sent.
  */
@@ -105,7 +117,7 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
         .prepare(`SELECT event FROM changes WHERE seq > ? ORDER BY seq`)
         .pluck()
         .all(version - history) as string[]
-    ).map((text) => JSON.parse(text) as ChangeEvent),
+    ).map(storedChange),
   };
 
   const persist = db.transaction((change: ChangeEvent, written: readonly Row[], sessionId: string) => {
