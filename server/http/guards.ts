@@ -126,26 +126,42 @@ function readLimited(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
-/** Tokens per client address, refilled continuously: a burst, then a steady rate. */
+/** Addresses a rate limiter remembers at once; past this the first seen is forgotten. */
+const MAX_BUCKETS = 10_000;
+
+/**
+ * Tokens per client address, refilled continuously: a burst, then a steady
+ * rate. A full bucket holds no information, so full ones are forgotten: once
+ * per full-refill time a sweep drops them, and the map returns to its idle
+ * size after a burst from many addresses. Past MAX_BUCKETS addresses the first
+ * seen is forgotten, which can only give that address its burst back early.
+ */
 export function tokenBucket({ perMinute, burst, now }: { perMinute: number; burst: number; now: () => number }) {
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  const refill = (bucket: { tokens: number; at: number }, t: number) => {
+  type Bucket = { tokens: number; at: number };
+  const buckets = new Map<string, Bucket>();
+  /** How long an empty bucket takes to fill up. */
+  const fillMs = (burst * 60_000) / perMinute;
+  let sweptAt = now();
+  const refill = (bucket: Bucket, t: number) => {
     bucket.tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) * perMinute) / 60_000);
     bucket.at = t;
+  };
+  const sweep = (t: number) => {
+    sweptAt = t;
+    for (const [key, bucket] of buckets) {
+      refill(bucket, t);
+      if (bucket.tokens >= burst) buckets.delete(key);
+    }
   };
   return {
     /** Takes a token; returns 0 when granted, else the seconds until one is free. */
     take(key: string): number {
       const t = now();
+      // Every bucket last used a whole fill time before this is full by now.
+      if (t - sweptAt >= fillMs) sweep(t);
       let bucket = buckets.get(key);
       if (bucket === undefined) {
-        // A full bucket holds no information: forget full ones rather than grow.
-        if (buckets.size >= 10_000) {
-          for (const [k, b] of buckets) {
-            refill(b, t);
-            if (b.tokens >= burst) buckets.delete(k);
-          }
-        }
+        if (buckets.size >= MAX_BUCKETS) buckets.delete(buckets.keys().next().value as string);
         bucket = { tokens: burst, at: t };
         buckets.set(key, bucket);
       }
@@ -156,6 +172,7 @@ export function tokenBucket({ perMinute, burst, now }: { perMinute: number; burs
       }
       return Math.ceil(((1 - bucket.tokens) * 60) / perMinute);
     },
+    /** Addresses remembered now. */
     get size() {
       return buckets.size;
     },
