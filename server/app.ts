@@ -7,6 +7,7 @@ import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
 import { requireBearer } from './http/auth.js';
 import {
+  clientMistake,
   jsonBody,
   originPolicy,
   refuseBrokenPath,
@@ -15,6 +16,7 @@ import {
   startRateLimit,
   tokenBucket,
 } from './http/guards.js';
+import { clientMistakeLog } from './http/clientMistakes.js';
 import { HttpError, sendError, sendJson } from './http/httpError.js';
 import { SseStream } from './http/sse.js';
 import {
@@ -109,13 +111,18 @@ function pendingMessages(streams: OpenStreams): number {
 export function createApp({ config, store, sessions, logger, now }: AppDeps) {
   const stats = { slowDisconnects: 0 };
   const openStreams: OpenStreams = new Set();
+  // What clients get wrong is logged at info, one line per address per 10 s.
+  const mistakes = clientMistakeLog(logger);
 
   const app = polka({
-    onError(err, _req, res) {
+    onError(err, req, res) {
+      const mistake = clientMistake(err);
+      if (mistake !== undefined) mistakes.log(req.socket.remoteAddress, mistake.code, mistake.note);
       if (res.headersSent) {
         res.destroy();
         return;
       }
+      if (mistake !== undefined) return sendError(res, mistake);
       if (err instanceof HttpError) return sendError(res, err);
       logger.error({ err }, 'request failed');
       sendError(res, new HttpError(500, 'internal_error', 'The server failed to handle this request.'));
@@ -269,7 +276,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
 
   app.use(staticFiles(config.staticDir, logger));
 
-  return { app, openStreams, stats };
+  return { app, openStreams, stats, mistakes };
 }
 
 const isApiPath = (path: string) => path === '/api' || path.startsWith('/api/');

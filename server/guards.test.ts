@@ -1,5 +1,118 @@
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { defaultConfig } from './config.js';
 import { tokenBucket } from './http/guards.js';
+import { startServer } from './server.js';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Sends `request` as it is on a new socket to `address:port` and reads the answer until the server closes. */
+function raw(port: number, request: string, address = '127.0.0.1'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, address);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head = '', ...rest] = text.split('\r\n\r\n');
+      const [statusLine = '', ...headerLines] = head.split('\r\n');
+      const headers = Object.fromEntries(
+        headerLines.map((line) => [
+          line.slice(0, line.indexOf(':')).toLowerCase(),
+          line.slice(line.indexOf(':') + 1).trim(),
+        ]),
+      );
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
+    });
+    socket.setTimeout(5000, () => socket.destroy());
+    // Not end(): a client that half-closes is cut before a file is sent.
+    socket.write(request);
+  });
+}
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('client mistakes in the log', () => {
+  interface Line {
+    level: number;
+    msg: string;
+    client?: string;
+    [key: string]: unknown;
+  }
+
+  async function serveWithLog(accessLog: boolean) {
+    const lines: Line[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Line);
+        done();
+      },
+    });
+    const logger = pino({ level: 'debug' }, destination);
+    const config = defaultConfig({
+      port: 0,
+      host: '127.0.0.1',
+      randomSeed: 1,
+      staticDir: 'no-such-dir',
+      store: 'memory',
+      updateInterval: 600_000,
+      accessLog,
+    });
+    return { server: await startServer(config, logger), lines };
+  }
+
+  /** Sends the head and part of a body, then cuts the connection. */
+  const abortedUpload = (port: number) =>
+    new Promise<void>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(
+          'POST /api/start HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"pad":"xx',
+        );
+        setTimeout(() => socket.destroy(), 20);
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve());
+    });
+
+  /** A chunked body whose second chunk size is not hex. */
+  const brokenChunks = (port: number) =>
+    raw(
+      port,
+      'POST /api/start HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nzz\r\n',
+    );
+
+  it.each([false, true])(
+    'aborted uploads and broken chunked bodies are one info line, no error, no stack (access log %s)',
+    async (accessLog) => {
+      const { server, lines } = await serveWithLog(accessLog);
+      try {
+        for (let i = 0; i < 20; i++) await abortedUpload(server.port);
+        for (let i = 0; i < 5; i++) await brokenChunks(server.port);
+        await wait(100);
+        expect((await fetch(`${server.url}/api/data`)).status).toBe(200);
+
+        expect(lines.filter((line) => line.level >= 50)).toEqual([]);
+        expect(lines.filter((line) => JSON.stringify(line).includes('stack'))).toEqual([]);
+        if (!accessLog) {
+          const mistakes = lines.filter((line) => line.client === '127.0.0.1');
+          expect(mistakes.length).toBeGreaterThanOrEqual(1);
+          expect(mistakes.length).toBeLessThanOrEqual(2);
+          // invalid_body from the app, or bad_request from Node's parser: whichever came first.
+          for (const line of mistakes) expect(line).toMatchObject({ level: 30, code: expect.any(String) });
+        }
+      } finally {
+        await server.close();
+      }
+    },
+  );
+});
 
 describe('the start rate limiter', () => {
   it('forgets buckets that filled up again: after churn it is back to its idle size', () => {
