@@ -1,10 +1,11 @@
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from './config.js';
 import { tokenBucket } from './http/guards.js';
-import { startServer } from './server.js';
+import { startServer, type RunningServer } from './server.js';
+import { startTestServer } from './testing/testServer.js';
 
 interface Answer {
   status: number;
@@ -112,6 +113,51 @@ describe('client mistakes in the log', () => {
       }
     },
   );
+});
+
+describe('a refused body', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startTestServer({ updateInterval: 600_000, maxBody: 256 });
+  });
+  afterAll(() => server.close());
+
+  /** Sends `request` on a keep-alive connection and resolves with the answer's status line and how long the server kept the connection. */
+  const heldFor = (request: string) =>
+    new Promise<{ status: string; ms: number }>((resolve) => {
+      const started = Date.now();
+      const chunks: Buffer[] = [];
+      const socket = connect(server.port, '127.0.0.1', () => socket.write(request));
+      socket.on('data', (chunk) => chunks.push(chunk));
+      socket.on('error', () => undefined);
+      socket.on('close', () =>
+        resolve({ status: Buffer.concat(chunks).toString('utf8').split('\r\n')[0]!, ms: Date.now() - started }),
+      );
+      setTimeout(() => socket.destroy(), 3000);
+    });
+  const head = (headers: string) => `POST /api/start HTTP/1.1\r\nHost: localhost\r\n${headers}\r\n`;
+
+  it.each([
+    [
+      'too large, chunked',
+      head('Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n') + '200\r\n' + ' '.repeat(512) + '\r\n',
+      '413',
+    ],
+    [
+      'too large, declared',
+      head('Content-Type: application/json\r\nContent-Length: 100000000\r\n') + ' '.repeat(1000),
+      '413',
+    ],
+    [
+      'not JSON, chunked',
+      head('Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n') + '200\r\n' + ' '.repeat(512) + '\r\n',
+      '415',
+    ],
+  ])('%s: the connection is closed, not held open or read to its end', async (_name, request, status) => {
+    const { status: line, ms } = await heldFor(request);
+    expect(line).toContain(` ${status} `);
+    expect(ms).toBeLessThan(2000);
+  });
 });
 
 describe('the start rate limiter', () => {

@@ -76,6 +76,16 @@ export function originPolicy(allowed: readonly string[]): Middleware {
 }
 
 /**
+ * A body refused unread (or half read) is never read to its end: Node would
+ * keep the connection and read on, discarding, for as long as the client
+ * sends. `Connection: close` makes it close once the answer is out.
+ */
+const CLOSE = { Connection: 'close' };
+
+const bodyTooLarge = (limit: number) =>
+  new HttpError(413, 'body_too_large', `A request body may have at most ${limit} bytes.`, CLOSE);
+
+/**
  * Reads a request body of at most `limit` bytes. The API's POST routes take
  * no body or a JSON object; anything else is refused before it is read whole.
  */
@@ -86,11 +96,11 @@ export function jsonBody(limit: number): Middleware {
     const chunked = req.headers['transfer-encoding'] !== undefined;
     if (!chunked && (declared === undefined || declared === '0')) return next();
     if (declared !== undefined && Number(declared) > limit) {
-      throw new HttpError(413, 'body_too_large', `A request body may have at most ${limit} bytes.`);
+      throw bodyTooLarge(limit);
     }
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') {
-      throw new HttpError(415, 'unsupported_media_type', 'A request body must be application/json.');
+      throw new HttpError(415, 'unsupported_media_type', 'A request body must be application/json.', CLOSE);
     }
     const text = await readLimited(req, limit);
     if (text.trim() === '') return next();
@@ -161,7 +171,7 @@ function readLimited(req: IncomingMessage, limit: number): Promise<string> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new HttpError(413, 'body_too_large', `A request body may have at most ${limit} bytes.`));
+        reject(bodyTooLarge(limit));
         req.pause();
         return;
       }
