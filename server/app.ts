@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { requireBearer } from './http/auth.js';
 import {
   clientMistake,
+  hostPolicy,
   jsonBody,
   originPolicy,
   refuseBrokenPath,
@@ -42,6 +43,8 @@ export interface AppDeps {
     | 'startRate'
     | 'startBurst'
     | 'allowedOrigins'
+    | 'allowedHosts'
+    | 'host'
     | 'authSecret'
     | 'authJwksUrl'
     | 'authAudience'
@@ -132,7 +135,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     },
   });
 
-  app.use(securityHeaders);
+  app.use(securityHeaders, hostPolicy(config));
   if (config.accessLog) {
     // Method, URL, client and status only: headers may carry credentials.
     const access = pinoHttp({

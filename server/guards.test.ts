@@ -1,4 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +41,112 @@ function raw(port: number, request: string, address = '127.0.0.1'): Promise<Answ
   });
 }
 
+const withHost = (port: number, path: string, host: string, address?: string) =>
+  raw(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, address);
+
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('the Host policy (DNS rebinding)', () => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    const staticDir = mkdtempSync(join(tmpdir(), 'livetable-hosts-'));
+    writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>app</title>');
+    server = await startTestServer({
+      updateInterval: 600_000,
+      staticDir,
+      allowedHosts: ['app.example.com', '.example.org'],
+    });
+  });
+
+  afterAll(() => server.close());
+
+  const refused = [
+    'evil.example',
+    'evil.example:80',
+    'localhost.evil.example',
+    'app.example.com.evil.example',
+    'notexample.org',
+    'example.org.evil.example',
+    '127.0.0.1.nip.io',
+    '0.0.0.0',
+    '[::2]',
+    'localhost:1234@evil.example',
+  ];
+  const paths = ['/api/data', '/api/stream', '/api/stream/AAAAAAAAAAAAAAAA', '/api/nope', '/', '/index.html'];
+
+  it.each(refused.flatMap((host) => paths.map((path) => [host, path])))(
+    'Host %s on %s → 403 host_not_allowed',
+    async (host, path) => {
+      const answer = await withHost(server.port, path, host);
+      expect(answer.status).toBe(403);
+      expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(answer.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(JSON.parse(answer.body)).toEqual({
+        status: 'error',
+        code: 'host_not_allowed',
+        message: expect.stringMatching(/\w/),
+      });
+    },
+  );
+
+  it('refuses an empty Host', async () => {
+    const answer = await raw(server.port, 'GET /api/data HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n');
+    expect(answer.status).toBe(403);
+    expect(JSON.parse(answer.body).code).toBe('host_not_allowed');
+  });
+
+  it.each([
+    'localhost',
+    'localhost:1234',
+    'LocalHost.:8080',
+    '127.0.0.1',
+    '127.0.0.1:9',
+    '[::1]',
+    '[::1]:99',
+    '[0:0:0:0:0:0:0:1]:99',
+    'app.example.com',
+    'APP.example.com.:443',
+    'example.org',
+    'a.b.example.org:8443',
+  ])('Host %s → answered', async (host) => {
+    for (const path of ['/api/data', '/index.html']) {
+      const answer = await withHost(server.port, path, host);
+      expect(answer.status, path).toBe(200);
+    }
+  });
+
+  it('the real Host of the test server passes, fetch and streams included', async () => {
+    const response = await fetch(`${server.url}/api/data`);
+    expect(response.status).toBe(200);
+    const abort = new AbortController();
+    const stream = await fetch(`${server.url}/api/stream`, { signal: abort.signal });
+    expect(stream.status).toBe(200);
+    abort.abort();
+  });
+
+  it('answers an HTTP/1.0 request without Host: there is no name to rebind', async () => {
+    const answer = await raw(server.port, 'GET /api/data HTTP/1.0\r\n\r\n');
+    expect(answer.status).toBe(200);
+  });
+
+  it('answers for the listen address, but never for a wildcard one', async () => {
+    const other = await startTestServer({ host: '127.0.0.2', updateInterval: 600_000 });
+    try {
+      expect((await withHost(other.port, '/api/data', `127.0.0.2:${other.port}`, '127.0.0.2')).status).toBe(200);
+      expect((await withHost(other.port, '/api/data', 'evil.example', '127.0.0.2')).status).toBe(403);
+    } finally {
+      await other.close();
+    }
+    const wildcard = await startTestServer({ host: '0.0.0.0', updateInterval: 600_000 });
+    try {
+      expect((await withHost(wildcard.port, '/api/data', '0.0.0.0')).status).toBe(403);
+      expect((await withHost(wildcard.port, '/api/data', 'localhost')).status).toBe(200);
+    } finally {
+      await wildcard.close();
+    }
+  });
+});
 
 describe('client mistakes in the log', () => {
   interface Line {

@@ -35,6 +35,62 @@ export const securityHeaders: Middleware = (_req, res, next) => {
   return next();
 };
 
+/** A Host header: a name or IPv4 address, or a bracketed IPv6 address, and an optional port. */
+const HOST_HEADER = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(:\d{1,5})?$/i;
+/** Addresses that listen on every interface: they name no host to answer for. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '[::]']);
+
+/**
+ * The canonical form of a host name or address as a browser sends it in
+ * `Host`: lower-case, no trailing dot, IPv6 bracketed and shortened (`[::1]`);
+ * undefined if it is not one.
+ */
+function canonicalHost(raw: string): string | undefined {
+  const host = raw.includes(':') && !raw.startsWith('[') ? `[${raw}]` : raw;
+  try {
+    return new URL(`http://${host}`).hostname.replace(/\.$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Answers only requests whose `Host` names this server, so a page on another
+ * site cannot reach it through DNS rebinding (a name of the attacker's that
+ * turns into 127.0.0.1 after the page has loaded). Allowed on any port:
+ * localhost, 127.0.0.1, [::1], the listen address unless it is a wildcard
+ * (0.0.0.0, ::), and --allowed-hosts, where `.example.com` is example.com and
+ * every name under it. A request without `Host` (HTTP/1.0; Node refuses
+ * HTTP/1.1 without one) names nothing to rebind and passes.
+ */
+export function hostPolicy({ allowedHosts, host }: { allowedHosts: readonly string[]; host: string }): Middleware {
+  const exact = new Set(['localhost', '127.0.0.1', '[::1]']);
+  const listen = canonicalHost(host);
+  if (listen !== undefined && !WILDCARD_HOSTS.has(listen)) exact.add(listen);
+  const suffixes: string[] = [];
+  for (const entry of allowedHosts) {
+    const name = canonicalHost(entry.replace(/^\./, ''));
+    if (name === undefined) continue;
+    exact.add(name);
+    if (entry.startsWith('.')) suffixes.push(`.${name}`);
+  }
+  const allowed = (name: string) => exact.has(name) || suffixes.some((suffix) => name.endsWith(suffix));
+  return (req, _res, next) => {
+    const header = req.headers.host;
+    if (header === undefined) return next();
+    const match = HOST_HEADER.exec(header);
+    const name = match ? canonicalHost(match[1]!) : undefined;
+    if (name === undefined || !allowed(name)) {
+      throw new HttpError(
+        403,
+        'host_not_allowed',
+        `This server does not answer for the host "${header.slice(0, 100)}"; add it to --allowed-hosts.`,
+      );
+    }
+    return next();
+  };
+}
+
 const CORS_METHODS = 'GET, POST, OPTIONS';
 const CORS_HEADERS = 'Authorization, Content-Type, Last-Event-ID';
 
