@@ -94,7 +94,8 @@ describe('a hostile-input corpus', () => {
     http(`${base}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${goodToken}`, ...headers }, body });
   const authed = (authorization: string) => http(`${base}/api/start`, { method: 'POST', headers: { authorization } });
   const get = (path: string, headers: Record<string, string> = {}) => http(`${base}${path}`, { headers });
-  const rawGet = (target: string) => raw(server.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  const rawGet = (target: string) =>
+    raw(server.port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
 
   const cases: [string, () => Promise<Answer>, number, string][] = [
     // Session ids
@@ -163,7 +164,7 @@ describe('a hostile-input corpus', () => {
     ],
     [
       'HEAD /api/stream/:id',
-      () => raw(server.port, `HEAD /api/stream/${session} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+      () => raw(server.port, `HEAD /api/stream/${session} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`),
       405,
       '',
     ],
@@ -186,7 +187,7 @@ describe('a hostile-input corpus', () => {
       () =>
         raw(
           server.port,
-          `POST /api/start HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${goodToken}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n200\r\n${'{'.padEnd(512, ' ')}\r\n200\r\n${' '.repeat(512)}\r\n0\r\n\r\n`,
+          `POST /api/start HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${goodToken}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n200\r\n${'{'.padEnd(512, ' ')}\r\n200\r\n${' '.repeat(512)}\r\n0\r\n\r\n`,
         ),
       413,
       'body_too_large',
@@ -224,32 +225,42 @@ describe('a hostile-input corpus', () => {
     // Malformed HTTP
     [
       'headers over 16 KiB',
-      () => raw(server.port, `GET /api/data HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+      () => raw(server.port, `GET /api/data HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
       431,
       'headers_too_large',
     ],
     ['garbage request line', () => raw(server.port, 'GARBAGE\r\n\r\n'), 400, 'bad_request'],
     [
+      'a Host this server does not answer for (DNS rebinding)',
+      () => raw(server.port, 'GET /api/data HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n'),
+      403,
+      'host_not_allowed',
+    ],
+    [
       'header without a colon',
-      () => raw(server.port, 'GET /api/data HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n'),
+      () => raw(server.port, 'GET /api/data HTTP/1.1\r\nHost: localhost\r\nNoColonHere\r\n\r\n'),
       400,
       'bad_request',
     ],
     [
       'control character in a header',
-      () => raw(server.port, 'GET /api/data HTTP/1.1\r\nHost: x\r\nX-A: a\u0001b\r\n\r\n'),
+      () => raw(server.port, 'GET /api/data HTTP/1.1\r\nHost: localhost\r\nX-A: a\u0001b\r\n\r\n'),
       400,
       'bad_request',
     ],
     [
       'two Content-Lengths',
-      () => raw(server.port, 'POST /api/start HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'),
+      () =>
+        raw(
+          server.port,
+          'POST /api/start HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+        ),
       400,
       'bad_request',
     ],
     [
       'bad chunk size',
-      () => raw(server.port, 'POST /api/start HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
+      () => raw(server.port, 'POST /api/start HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
       400,
       'bad_request',
     ],
