@@ -211,8 +211,8 @@ describe('client mistakes in the log', () => {
         expect(lines.filter((line) => JSON.stringify(line).includes('stack'))).toEqual([]);
         if (!accessLog) {
           const mistakes = lines.filter((line) => line.client === '127.0.0.1');
-          expect(mistakes.length).toBeGreaterThanOrEqual(1);
-          expect(mistakes.length).toBeLessThanOrEqual(2);
+          // One log for the app and the parser: one line for 25 mistakes in 10 s.
+          expect(mistakes.length).toBe(1);
           // invalid_body from the app, or bad_request from Node's parser: whichever came first.
           for (const line of mistakes) expect(line).toMatchObject({ level: 30, code: expect.any(String) });
         }

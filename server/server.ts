@@ -3,7 +3,6 @@ import type { AddressInfo, Socket } from 'node:net';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
-import { clientMistakeLog } from './http/clientMistakes.js';
 import { limitConnections } from './http/connectionLimits.js';
 import { answerClientError } from './http/clientErrors.js';
 import type { Config } from './config.js';
@@ -76,9 +75,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
     );
   }
   const sessions = createSessionManager({ store, sessionStore, config, scheduler, random, logger });
-  const { app, openStreams } = createApp({ config, store, sessions, logger, now: () => scheduler.now() });
+  const { app, openStreams, mistakes } = createApp({ config, store, sessions, logger, now: () => scheduler.now() });
 
-  const mistakes = clientMistakeLog(logger);
   // Node checks its request timeouts on this period; its default (30 s) would
   // let a slow client hold on well past --headers-timeout.
   const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS });

@@ -333,22 +333,3 @@ export const refuseTraversal: Middleware = (req, _res, next) => {
   }
   return next();
 };
-
-/** The JSON answer to a request Node's HTTP parser refused (bad request line, huge headers). */
-export function clientErrorResponse(error: NodeJS.ErrnoException): string {
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
-  const body = JSON.stringify({
-    status: 'error',
-    code: tooLarge ? 'headers_too_large' : 'bad_request',
-    message: tooLarge ? 'The request headers are too large.' : 'The request is not valid HTTP.',
-  });
-  return [
-    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}`,
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-    '',
-    body,
-  ].join('\r\n');
-}
