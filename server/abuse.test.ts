@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ErrorBody, MetricsResponse } from './protocol.js';
+import { defaultConfig } from './config.js';
+import type { ErrorBody, MetricsResponse, StartResponse } from './protocol.js';
 import type { RunningServer } from './server.js';
 import { startChildServer, type ChildServer } from './testing/childServer.js';
 import { startTestServer } from './testing/testServer.js';
@@ -23,10 +24,10 @@ interface Answer {
   body: string;
 }
 
-/** A GET from a chosen loopback address (127.x are distinct clients to the server). */
-function get(url: string, from = '127.0.0.1'): Promise<Answer> {
+/** A request from a chosen loopback address (127.x are distinct clients to the server). */
+function get(url: string, from = '127.0.0.1', method = 'GET'): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { localAddress: from, agent: false }, (res) => {
+    const req = request(url, { method, localAddress: from, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -57,6 +58,14 @@ function collect(socket: Socket): Promise<string> {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => (text += chunk));
     socket.on('close', () => resolve(text));
+  });
+}
+
+/** The first bytes a socket receives: enough for a status line. */
+function firstBytes(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    socket.once('data', (chunk: Buffer) => resolve(chunk.toString('utf8')));
+    socket.once('close', () => resolve(''));
   });
 }
 
@@ -170,5 +179,49 @@ describe('slow clients', () => {
     console.info(
       `under 200 slow clients: GET /api/data median ${latencies[20]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`,
     );
+  }, 30_000);
+});
+
+describe('a fair share for every address', () => {
+  it('one address that grabs every stream and session it can leaves room for a second, on the defaults', async () => {
+    const { maxConnectionsPerAddress, maxSessionsPerAddress } = defaultConfig();
+    server = await startTestServer({ maxConnectionsPerAddress, heartbeatInterval: 600_000 });
+    const { port } = server;
+    const defaults = { connections: maxConnectionsPerAddress, sessions: maxSessionsPerAddress };
+    // The attack: 50 watch streams, then 10 sessions with 5 streams each, from one address.
+    const opened: Promise<string>[] = [];
+    for (let i = 0; i < 50; i++) {
+      const socket = await rawSocket(port, '127.0.0.1', 'GET /api/stream HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      opened.push(firstBytes(socket));
+    }
+    const starts = [];
+    for (let i = 0; i < 10; i++) starts.push(await get(`${server.url}/api/start`, '127.0.0.3', 'POST'));
+    const started = starts.filter((a) => a.status === 200).map((a) => (JSON.parse(a.body) as StartResponse).session_id);
+    const refusedStart = starts.find((a) => a.status === 429)!;
+    expect(started).toHaveLength(defaults.sessions);
+    expect(JSON.parse(refusedStart.body)).toMatchObject({ code: 'too_many_address_sessions' });
+    // The first of its sessions ends by its deadline in 300 s: that is when a place frees.
+    expect(Number(refusedStart.headers['retry-after'])).toBeGreaterThan(290);
+    expect(Number(refusedStart.headers['retry-after'])).toBeLessThanOrEqual(300);
+    for (const id of started) {
+      for (let i = 0; i < 5; i++) {
+        const socket = await rawSocket(port, '127.0.0.3', `GET /api/stream/${id} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+        opened.push(firstBytes(socket));
+      }
+    }
+    const answers = await Promise.all(opened);
+    const streaming = answers.filter((text) => statusOf(text) === 200).length;
+    // 20 watch streams from the first address, 20 session streams from the
+    // second (its start requests used connections of their own, now closed).
+    expect(streaming).toBe(2 * defaults.connections);
+    expect(answers.filter((text) => statusOf(text) === 429).length).toBe(answers.length - streaming);
+    const metrics = JSON.parse((await get(`${server.url}/api/metrics`, '127.0.0.2')).body) as MetricsResponse;
+    expect(metrics.total_connections).toBe(2 * defaults.connections);
+
+    // A third address gets a stream and a session of its own.
+    const own = await get(`${server.url}/api/start`, '127.0.0.2', 'POST');
+    expect(own.status).toBe(200);
+    const watch = await rawSocket(port, '127.0.0.2', 'GET /api/stream HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    expect(statusOf(await firstBytes(watch))).toBe(200);
   }, 30_000);
 });

@@ -485,6 +485,7 @@ describe('when storage fails', () => {
       startBurst: 100_000,
       startRate: 100_000,
       maxSessions: 100_000,
+      maxSessionsPerAddress: 100_000,
     });
     running = await startServer(config, pino({ level: 'silent' }), { stores });
     let refused: Response | undefined;

@@ -5,7 +5,7 @@ import sirv from 'sirv';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
-import { requireBearer } from './http/auth.js';
+import { authSubject, requireBearer } from './http/auth.js';
 import {
   clientMistake,
   hostPolicy,
@@ -49,6 +49,7 @@ export interface AppDeps {
     | 'authJwksUrl'
     | 'authAudience'
     | 'authIssuer'
+    | 'streamAuth'
   >;
   store: TableStore;
   sessions: SessionManager;
@@ -66,6 +67,18 @@ const API_ROUTES: Record<string, string[]> = {
   '/api/stop/:id': ['POST'],
   '/api/stream': ['GET'],
   '/api/stream/:id': ['GET'],
+};
+
+/** The address a client connects from: what per-address limits count. */
+const clientAddress = (req: Request): string => req.socket.remoteAddress ?? 'unknown';
+
+/** A URL fit for the log: a token given as ?access_token= is not written down. */
+const loggableUrl = (url: string): string => url.replace(/([?&]access_token=)[^&]*/gi, '$1[redacted]');
+
+/** A malformed session id is 400 before anything else is asked of the request. */
+const validSessionId: Middleware = (req, _res, next) => {
+  sessionIdParam(req);
+  return next();
 };
 
 function sessionIdParam(req: Request): string {
@@ -144,7 +157,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
       serializers: {
         req: (req: { method: string; url: string; remoteAddress?: string }) => ({
           method: req.method,
-          url: req.url,
+          url: loggableUrl(req.url),
           remoteAddress: req.remoteAddress,
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
@@ -156,12 +169,17 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     isApiPath(req.path) ? next() : refuseTraversal(req, res, next),
   );
 
-  const auth = requireBearer({
+  const authOptions = {
     secret: config.authSecret,
     jwksUrl: config.authJwksUrl,
     audience: config.authAudience,
     issuer: config.authIssuer,
-  });
+  };
+  const auth = requireBearer(authOptions);
+  // A session's stream asks for its owner's token unless --stream-auth says
+  // the id alone will do; EventSource may give it as ?access_token=.
+  const streamAuth: Middleware =
+    config.streamAuth === 'owner' ? requireBearer(authOptions, { query: true }) : (_req, _res, next) => next();
   const body = jsonBody(config.maxBody);
   const startLimit = startRateLimit(tokenBucket({ perMinute: config.startRate, burst: config.startBurst, now }));
 
@@ -179,8 +197,8 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
   // The body (at most --max-body bytes) is read before the token is checked,
   // so no answer goes out over a half-read request; the rate limit counts
   // only requests that would start a session.
-  app.post('/api/start', body, auth, startLimit, (_req, res) => {
-    const session = sessions.start();
+  app.post('/api/start', body, auth, startLimit, (req, res) => {
+    const session = sessions.start({ address: clientAddress(req), owner: authSubject(req) ?? null });
     const body: StartResponse = {
       status: 'success',
       session_id: session.id,
@@ -192,7 +210,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
 
   app.post('/api/stop/:id', body, auth, (req, res) => {
     const id = sessionIdParam(req);
-    const outcome = sessions.stop(id);
+    const outcome = sessions.stop(id, authSubject(req));
     if (outcome === 'unknown') {
       throw new HttpError(404, 'session_not_found', `No session ${id} was ever started here.`);
     }
@@ -243,9 +261,9 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     });
   }
 
-  app.get('/api/stream/:id', (req, res) => {
+  app.get('/api/stream/:id', validSessionId, streamAuth, (req, res) => {
     const id = sessionIdParam(req);
-    openStream(req, res, { session_id: id }, (cursor, open) => sessions.connect(id, cursor, open));
+    openStream(req, res, { session_id: id }, (cursor, open) => sessions.connect(id, cursor, open, authSubject(req)));
   });
 
   // The table's changes, whoever makes them, for a page with no session of its own.

@@ -48,6 +48,8 @@ export interface Config {
   authJwksUrl: string | undefined;
   authAudience: string;
   authIssuer: string | undefined;
+  /** With auth on, who may open a session's stream: its owner's token, or anyone with its id. */
+  streamAuth: StreamAuth;
   store: StoreKind;
   dataDir: string;
   logLevel: LogLevel;
@@ -55,6 +57,9 @@ export interface Config {
   staticDir: string;
   randomSeed: number | undefined;
 }
+
+export const STREAM_AUTH = ['owner', 'session-id'] as const;
+export type StreamAuth = (typeof STREAM_AUTH)[number];
 
 export const STORE_KINDS = ['sqlite', 'memory'] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
@@ -422,6 +427,14 @@ const OPTIONS = [
     meta: 'ISS',
     help: 'The issuer (iss) a token must name (default: any)',
     parse: text,
+  }),
+  spec({
+    key: 'streamAuth',
+    flag: 'stream-auth',
+    fallback: 'owner',
+    meta: 'WHO',
+    help: "With --auth-*, who may open a session's stream: owner (its owner's token) or session-id (its id alone)",
+    parse: oneOf(STREAM_AUTH),
   }),
   spec({
     key: 'logLevel',

@@ -48,7 +48,7 @@ const token = (
   claims: Record<string, unknown> = {},
   options: { secret?: Uint8Array; alg?: string; exp?: string } = {},
 ) =>
-  new SignJWT({ ...claims })
+  new SignJWT({ sub: 'alice', ...claims })
     .setProtectedHeader({ alg: options.alg ?? 'HS256' })
     .setAudience((claims.aud as string | undefined) ?? 'livetable')
     .setIssuedAt()
@@ -93,7 +93,10 @@ describe('a hostile-input corpus', () => {
   const post = (path: string, headers: Record<string, string> = {}, body?: string) =>
     http(`${base}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${goodToken}`, ...headers }, body });
   const authed = (authorization: string) => http(`${base}/api/start`, { method: 'POST', headers: { authorization } });
-  const get = (path: string, headers: Record<string, string> = {}) => http(`${base}${path}`, { headers });
+  // Every GET carries a good token: session streams ask for their owner's (--stream-auth owner).
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    http(`${base}${path}`, { headers: { Authorization: `Bearer ${goodToken}`, ...headers } });
+  const stream = (id: string) => openStream(`${base}/api/stream/${id}`, { Authorization: `Bearer ${goodToken}` });
   const rawGet = (target: string) =>
     raw(server.port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
 
@@ -337,13 +340,13 @@ describe('a hostile-input corpus', () => {
   });
 
   it('limits: streams per session, streams in all, sessions, and starts per address → 429 with Retry-After', async () => {
-    holders.push(await openStream(`${base}/api/stream/${session}`), await openStream(`${base}/api/stream/${session}`));
+    holders.push(await stream(session), await stream(session));
     const perSession = await get(`/api/stream/${session}`);
     expect(perSession.status).toBe(429);
     expect(JSON.parse(perSession.body).code).toBe('too_many_session_connections');
 
     const second = JSON.parse((await post('/api/start')).body) as StartResponse;
-    holders.push(await openStream(`${base}/api/stream/${second.session_id}`));
+    holders.push(await stream(second.session_id));
     const third = JSON.parse((await post('/api/start')).body) as StartResponse;
     const total = await get(`/api/stream/${third.session_id}`);
     expect(total.status).toBe(429);

@@ -56,7 +56,7 @@ describe('--auth-jwks-url', () => {
     key: CryptoKey,
     claims: { kid?: string; iss?: string; aud?: string; exp?: string | null; iat?: number } = {},
   ) => {
-    const jwt = new SignJWT({})
+    const jwt = new SignJWT({ sub: 'alice' })
       .setProtectedHeader({ alg: 'ES256', kid: claims.kid ?? 'k1' })
       .setIssuer(claims.iss ?? 'https://issuer.example')
       .setAudience(claims.aud ?? 'livetable');
@@ -147,7 +147,7 @@ describe('--auth-jwks-url that cannot be read', () => {
   });
 
   const token = () =>
-    new SignJWT({})
+    new SignJWT({ sub: 'alice' })
       .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
       .setAudience('livetable')
       .setExpirationTime('2m')
@@ -226,7 +226,7 @@ describe('--auth-jwks-url that cannot be read', () => {
 describe('authSubject', () => {
   const secret = 'a-test-secret-that-is-long-enough-for-hs256';
   const key = new TextEncoder().encode(secret);
-  const sign = (claims: JWTPayload = {}) =>
+  const sign = (claims: JWTPayload = { sub: 'alice' }) =>
     new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setAudience('livetable').setExpirationTime('2m').sign(key);
 
   /** Runs the middleware on a request with this Authorization header; resolves to the request and whether next ran. */
@@ -260,10 +260,11 @@ describe('authSubject', () => {
     expect(authSubject(req)).toBe('alice');
   });
 
-  it('is null after a valid token with no sub', async () => {
-    const { req, passed } = await check({ secret, audience: 'livetable' }, `Bearer ${await sign()}`);
-    expect(passed).toBe(true);
-    expect(authSubject(req)).toBeNull();
+  it('refuses a token with no sub: a session must belong to someone', async () => {
+    const { req, passed, error } = await check({ secret, audience: 'livetable' }, `Bearer ${await sign({})}`);
+    expect(passed).toBe(false);
+    expect(error).toMatchObject({ status: 401, code: 'unauthorized', message: expect.stringContaining('sub') });
+    expect(authSubject(req)).toBeUndefined();
   });
 
   it('is not set, and the request goes no further, after a refused token', async () => {

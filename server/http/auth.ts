@@ -30,20 +30,25 @@ const unavailable = () =>
 /** The scheme is case-insensitive (RFC 7235); the token is one base64url JWS, alone. */
 const BEARER = /^[ \t]*bearer[ \t]+([A-Za-z0-9_\-.]+)[ \t]*$/i;
 
+/** `?access_token=` (RFC 6750 §2.3) as the header it stands for: EventSource cannot send headers. */
+function queryToken(value: unknown): string {
+  return typeof value === 'string' ? `Bearer ${value}` : '';
+}
+
 /** What a passed check leaves on the request for the routes after it. */
 interface AuthState {
-  /** The token's `sub`, or null for a token without one. */
-  subject: string | null;
+  /** The token's `sub`: who the sessions it starts belong to. */
+  subject: string;
 }
 
 type CheckedRequest = IncomingMessage & { auth?: AuthState };
 
 /**
- * The subject of the token `requireBearer` accepted for this request: its
- * `sub`, or null when the token had none. Undefined when no check passed on
- * this request, which is always the case with auth off.
+ * The subject (`sub`) of the token `requireBearer` accepted for this
+ * request. Undefined when no check passed on this request, which is always
+ * the case with auth off.
  */
-export function authSubject(req: IncomingMessage): string | null | undefined {
+export function authSubject(req: IncomingMessage): string | undefined {
   return (req as CheckedRequest).auth?.subject;
 }
 
@@ -79,12 +84,15 @@ function remoteKeySet(url: URL): JWTVerifyGetKey {
 /**
  * Requires a valid bearer JWT: signature, algorithm, audience (and issuer
  * when set) are checked; it must carry an `exp` not yet past and no `iat` in
- * the future, both within 5 s of clock skew. A passed check records the
+ * the future, both within 5 s of clock skew, and name its subject (`sub`),
+ * who the sessions it starts belong to. A passed check records the
  * token's subject for `authSubject`. A JWKS that cannot be fetched within 3 s,
  * or answers something that is not a key set, gives 503 `auth_unavailable`.
- * Without a secret or JWKS URL, lets everything through.
+ * With `query`, a request without the header may give the token as
+ * `?access_token=` (for EventSource). Without a secret or JWKS URL, lets
+ * everything through.
  */
-export function requireBearer(options: AuthOptions): Middleware {
+export function requireBearer(options: AuthOptions, { query = false }: { query?: boolean } = {}): Middleware {
   const { secret, jwksUrl, audience, issuer } = options;
   if (secret === undefined && jwksUrl === undefined) return (_req, _res, next) => next();
   const key: Uint8Array | JWTVerifyGetKey =
@@ -92,15 +100,21 @@ export function requireBearer(options: AuthOptions): Middleware {
   const algorithms = secret !== undefined ? ['HS256'] : ['RS256', 'ES256', 'EdDSA'];
 
   return async (req, _res, next) => {
-    const match = BEARER.exec(req.headers.authorization ?? '');
-    if (!match) throw unauthorized('A bearer token is required: Authorization: Bearer <JWT>.');
+    const match = BEARER.exec(req.headers.authorization ?? (query ? queryToken(req.query.access_token) : ''));
+    if (!match) {
+      throw unauthorized(
+        query
+          ? 'A bearer token is required: Authorization: Bearer <JWT>, or ?access_token=<JWT> where headers cannot be set.'
+          : 'A bearer token is required: Authorization: Bearer <JWT>.',
+      );
+    }
     let payload;
     try {
       ({ payload } = await jwtVerify(match[1]!, key as Uint8Array, {
         algorithms,
         audience,
         issuer,
-        requiredClaims: ['exp'],
+        requiredClaims: ['exp', 'sub'],
         clockTolerance: CLOCK_TOLERANCE,
       }));
     } catch (error) {
@@ -108,6 +122,9 @@ export function requireBearer(options: AuthOptions): Middleware {
       if (error instanceof errors.JWTExpired) throw unauthorized('The token has expired.');
       if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'exp') {
         throw unauthorized('The token must expire: it needs a numeric exp claim.');
+      }
+      if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'sub') {
+        throw unauthorized('The token must name its subject (sub): the sessions it starts belong to it.');
       }
       if (error instanceof errors.JOSEError) throw unauthorized('The token is not valid here.');
       throw error;
@@ -117,10 +134,10 @@ export function requireBearer(options: AuthOptions): Middleware {
     if (payload.iat !== undefined && payload.iat > Math.floor(Date.now() / 1000) + CLOCK_TOLERANCE) {
       throw unauthorized('The token was issued in the future (iat): check the issuer’s clock.');
     }
-    if (payload.sub !== undefined && typeof payload.sub !== 'string') {
-      throw unauthorized('The token’s sub claim must be a string.');
+    if (typeof payload.sub !== 'string' || payload.sub === '') {
+      throw unauthorized('The token’s sub claim must be a non-empty string.');
     }
-    (req as CheckedRequest).auth = { subject: payload.sub ?? null };
+    (req as CheckedRequest).auth = { subject: payload.sub };
     return next();
   };
 }

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { defaultConfig } from '../config.js';
+import { defaultConfig, type Config } from '../config.js';
 import { HttpError } from '../http/httpError.js';
 import type { Sink } from '../http/sse.js';
 import { createMemoryStore } from '../store/memoryStore.js';
@@ -22,17 +22,25 @@ class CountingSink implements Sink {
   destroy(): void {}
 }
 
-function setup() {
+function setup(overrides: Partial<Config> = {}) {
   const scheduler = new VirtualTimeScheduler(VirtualAction, Infinity);
   const sessions = createSessionManager({
     store: createMemoryStore({ history: 100, initialRows: [] }),
     sessionStore: createMemorySessionStore(),
-    config: defaultConfig({ heartbeatInterval: 1000, maxConnections: 4, maxConnectionsPerSession: 2, watchShare: 50 }),
+    config: defaultConfig({
+      heartbeatInterval: 1000,
+      maxConnections: 4,
+      maxConnectionsPerSession: 2,
+      watchShare: 50,
+      ...overrides,
+    }),
     scheduler,
     random: seededRandom(1),
     logger: pino({ level: 'silent' }),
   });
   const advance = (ms: number) => {
+    // Time reaches the end of the step even when nothing else is due.
+    scheduler.schedule(() => undefined, ms);
     scheduler.maxFrames = scheduler.frame + ms;
     scheduler.flush();
   };
@@ -74,5 +82,45 @@ describe('watch streams in the session manager', () => {
     expect(late).toThrow(HttpError);
     expect(late).toThrow(expect.objectContaining({ status: 503, code: 'shutting_down' }));
     expect(opened).toBe(false);
+  });
+});
+
+describe('sessions per address', () => {
+  const refusal = (start: () => unknown) => {
+    try {
+      start();
+    } catch (error) {
+      return error as HttpError;
+    }
+    throw new Error('not refused');
+  };
+
+  it('are capped per address, and Retry-After is the time until the first of them ends', () => {
+    const { sessions, advance } = setup({ maxSessionsPerAddress: 2, maxSessions: 3, sessionTimeout: 60_000 });
+    sessions.start({ address: 'a', owner: null });
+    advance(10_000);
+    sessions.start({ address: 'a', owner: null });
+    const own = refusal(() => sessions.start({ address: 'a', owner: null }));
+    expect(own).toMatchObject({ status: 429, code: 'too_many_address_sessions' });
+    expect(own.headers['Retry-After']).toBe('50');
+    sessions.start({ address: 'b', owner: null });
+    advance(5_000);
+    const all = refusal(() => sessions.start({ address: 'c', owner: null }));
+    expect(all).toMatchObject({ status: 429, code: 'too_many_sessions' });
+    expect(all.headers['Retry-After']).toBe('45');
+    advance(45_000);
+    expect(sessions.start({ address: 'c', owner: null }).id).toHaveLength(16);
+  });
+
+  it('forget every address once its sessions end, stopped or timed out', () => {
+    const { sessions, advance } = setup({ maxSessions: 10_000, maxSessionsPerAddress: 10, sessionTimeout: 60_000 });
+    const started = Array.from({ length: 3000 }, (_, i) =>
+      sessions.start({ address: `10.0.${i % 500}.1`, owner: null }),
+    );
+    expect(sessions.addresses).toBe(500);
+    for (const session of started.slice(0, 1500)) sessions.stop(session.id);
+    advance(61_000);
+    expect(sessions.activeSessions).toBe(0);
+    expect(sessions.addresses).toBe(0);
   });
 });

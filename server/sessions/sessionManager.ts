@@ -14,7 +14,10 @@ import { sessionPipeline, type SessionPipeline } from './sessionPipeline.js';
 
 const newSessionId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 16);
 
-/** Seconds a client refused for too many connections should wait. */
+/**
+ * Seconds a client refused for too many streams should wait: streams end
+ * whenever their clients leave, so this is a back-off, not a promise.
+ */
 const RETRY_AFTER_S = '5';
 /** The fan-out group of the watch streams; no session id looks like it. */
 const WATCH_GROUP = '*watch';
@@ -23,6 +26,10 @@ export interface Session {
   readonly id: string;
   readonly startedAt: number;
   readonly deadline: number;
+  /** The client address that started it, or null for one restored from an older file. */
+  readonly address: string | null;
+  /** The token subject it belongs to when auth is on; null when it was started without auth. */
+  readonly owner: string | null;
   readonly pipeline: SessionPipeline<ChangeEvent>;
   connections: number;
 }
@@ -42,6 +49,7 @@ export interface SessionManagerOptions {
     | 'maxConnections'
     | 'maxConnectionsPerSession'
     | 'maxSessions'
+    | 'maxSessionsPerAddress'
     | 'watchShare'
     | 'changesPerTick'
   >;
@@ -62,6 +70,8 @@ export function createSessionManager({
   logger,
 }: SessionManagerOptions) {
   const sessions = new Map<string, Session & { stop$: Subject<void>; watch: Subscription }>();
+  /** Running sessions per client address, for --max-sessions-per-address. */
+  const byAddress = new Map<string, Set<Session>>();
   let connections = 0;
   let watches = 0;
   // Set by close(): a watch asked for during the shutdown would start a heartbeat timer.
@@ -140,9 +150,17 @@ export function createSessionManager({
     batchSize: config.batchSize,
   };
 
+  /** Whole seconds until the first of `among` ends by its deadline: when a place frees for sure. */
+  const secondsUntilFirstEnds = (among: Iterable<Session>): string => {
+    let first = Number.POSITIVE_INFINITY;
+    for (const session of among) first = Math.min(first, session.deadline);
+    return String(Math.max(1, Math.ceil((first - scheduler.now()) / 1000)));
+  };
+
   /** Runs a session, new or restored after a restart, until it ends. */
   const track = (record: SessionRecord): Session => {
     const { id, startedAt, deadline } = record;
+    const address = record.address ?? null;
     const stop$ = new Subject<void>();
     let generated = record.generated;
     const pipeline = sessionPipeline<ChangeEvent>({
@@ -173,6 +191,7 @@ export function createSessionManager({
     });
     const watch = pipeline.end$.subscribe((reason: EndReason) => {
       sessions.delete(id);
+      forgetAddress(session);
       try {
         sessionStore.end(id, reason);
       } catch (err) {
@@ -180,9 +199,37 @@ export function createSessionManager({
       }
       logger.info({ session_id: id, reason, changes: generated }, 'session ended');
     });
-    const session = { id, startedAt, deadline, pipeline, stop$, watch, connections: 0 };
+    const session = {
+      id,
+      startedAt,
+      deadline,
+      address,
+      owner: record.owner ?? null,
+      pipeline,
+      stop$,
+      watch,
+      connections: 0,
+    };
     sessions.set(id, session);
+    if (address !== null) {
+      const started = byAddress.get(address) ?? new Set<Session>();
+      byAddress.set(address, started.add(session));
+    }
     return session;
+  };
+
+  const forgetAddress = (session: Session) => {
+    if (session.address === null) return;
+    const started = byAddress.get(session.address);
+    started?.delete(session);
+    if (started?.size === 0) byAddress.delete(session.address);
+  };
+
+  /** With auth on, only the session's owner may act on it: 403 for anyone else. */
+  const checkOwner = (session: Session, subject: string | undefined, what: string) => {
+    if (subject !== undefined && session.owner !== subject) {
+      throw new HttpError(403, 'forbidden', `Session ${session.id} belongs to another user; you may not ${what} it.`);
+    }
   };
 
   for (const record of sessionStore.active()) {
@@ -196,12 +243,26 @@ export function createSessionManager({
   }
 
   return {
-    /** Starts a session. Throws HttpError 429 past --max-sessions, 503 when it cannot be stored. */
-    start(): Session {
+    /**
+     * Starts a session for the client at `address`, owned by the token
+     * subject `owner` (null without auth). Throws HttpError 429 past
+     * --max-sessions or --max-sessions-per-address, with Retry-After the time
+     * until a place frees by a deadline; 503 when it cannot be stored.
+     */
+    start({ address, owner }: { address: string; owner: string | null }): Session {
       if (sessions.size >= config.maxSessions) {
         throw new HttpError(429, 'too_many_sessions', `${sessions.size} sessions are running, the most allowed.`, {
-          'Retry-After': RETRY_AFTER_S,
+          'Retry-After': secondsUntilFirstEnds(sessions.values()),
         });
+      }
+      const ownRunning = byAddress.get(address);
+      if (ownRunning !== undefined && ownRunning.size >= config.maxSessionsPerAddress) {
+        throw new HttpError(
+          429,
+          'too_many_address_sessions',
+          `This address has ${ownRunning.size} sessions running, the most allowed.`,
+          { 'Retry-After': secondsUntilFirstEnds(ownRunning) },
+        );
       }
       const startedAt = scheduler.now();
       const record: SessionRecord = {
@@ -209,6 +270,8 @@ export function createSessionManager({
         startedAt,
         deadline: startedAt + config.sessionTimeout,
         generated: 0,
+        address,
+        owner,
       };
       try {
         sessionStore.add(record);
@@ -227,10 +290,15 @@ export function createSessionManager({
       return sessions.get(id);
     },
 
-    /** Ends a session; its streams get `end`. Returns false for an id never seen. */
-    stop(id: string): 'stopped' | 'already_ended' | 'unknown' {
+    /**
+     * Ends a session; its streams get `end`. `subject` is the caller's token
+     * subject when auth is on (undefined when off): another subject's session
+     * is HttpError 403.
+     */
+    stop(id: string, subject?: string): 'stopped' | 'already_ended' | 'unknown' {
       const session = sessions.get(id);
       if (session) {
+        checkOwner(session, subject, 'stop');
         session.stop$.next();
         return 'stopped';
       }
@@ -241,13 +309,15 @@ export function createSessionManager({
      * Opens a stream of a session on the sink `open` makes, resuming after
      * `cursor` when given. Returns the function that takes the stream out
      * (safe to call more than once). Throws HttpError 404 for an unknown
-     * session and 429 past a limit, before `open` is called.
+     * session, 403 when `subject` (given when streams need the owner's
+     * token) is not its owner, and 429 past a limit, before `open` is called.
      */
-    connect(id: string, cursor: number | undefined, open: () => Sink): () => void {
+    connect(id: string, cursor: number | undefined, open: () => Sink, subject?: string): () => void {
       const session = sessions.get(id);
       if (!session) {
         throw new HttpError(404, 'session_not_found', `No active session ${id}: it never existed or has ended.`);
       }
+      checkOwner(session, subject, 'stream');
       if (session.connections >= config.maxConnectionsPerSession) {
         throw new HttpError(
           429,
@@ -310,6 +380,12 @@ export function createSessionManager({
         session.stop$.next();
       }
       sessions.clear();
+      byAddress.clear();
+    },
+
+    /** Client addresses with a session running, for tests of churn. */
+    get addresses(): number {
+      return byAddress.size;
     },
   };
 }

@@ -9,6 +9,10 @@ export interface SessionRecord {
   deadline: number;
   /** Changes it has made. */
   generated: number;
+  /** The client address that started it, counted against --max-sessions-per-address. */
+  address?: string | null;
+  /** The token subject it belongs to when auth is on; null when auth was off. */
+  owner?: string | null;
 }
 
 /** Ended session ids remembered so a late stop is answered "already ended", not 404. */

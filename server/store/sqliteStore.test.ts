@@ -64,7 +64,14 @@ describe('sqlite store', () => {
   it('keeps sessions, their deadlines and change counts, and remembers ended ones', () => {
     const dir = tempDir();
     const first = openStores(dir, 100, [person('a')]);
-    first.sessions.add({ id: 'S1aaaaaaaaaaaaaa', startedAt: 1000, deadline: 301_000, generated: 0 });
+    first.sessions.add({
+      id: 'S1aaaaaaaaaaaaaa',
+      startedAt: 1000,
+      deadline: 301_000,
+      generated: 0,
+      address: '127.0.0.9',
+      owner: 'alice',
+    });
     first.sessions.add({ id: 'S2aaaaaaaaaaaaaa', startedAt: 2000, deadline: 302_000, generated: 0 });
     first.table.commit({ type: 'update', id: 1, patch: { score: 61 } }, meta('S1aaaaaaaaaaaaaa', 1));
     first.table.commit({ type: 'update', id: 1, patch: { score: 62 } }, meta('S1aaaaaaaaaaaaaa', 2));
@@ -74,10 +81,34 @@ describe('sqlite store', () => {
 
     const second = openStores(dir);
     expect(second.sessions.active()).toEqual([
-      { id: 'S1aaaaaaaaaaaaaa', startedAt: 1000, deadline: 301_000, generated: 2 },
+      {
+        id: 'S1aaaaaaaaaaaaaa',
+        startedAt: 1000,
+        deadline: 301_000,
+        generated: 2,
+        address: '127.0.0.9',
+        owner: 'alice',
+      },
     ]);
     expect(second.sessions.wasEnded('S2aaaaaaaaaaaaaa')).toBe(true);
     expect(second.sessions.wasEnded('S1aaaaaaaaaaaaaa')).toBe(false);
+  });
+
+  it('opens a file written before sessions kept their address and owner, and keeps both from then on', () => {
+    const dir = tempDir();
+    openStores(dir, 100, [person('a')]).table.close();
+    open.length = 0;
+    const db = new Database(join(dir, DATABASE_FILE));
+    db.exec(`ALTER TABLE sessions DROP COLUMN owner; ALTER TABLE sessions DROP COLUMN address`);
+    db.prepare(`INSERT INTO sessions (id, started_at, deadline) VALUES ('S1aaaaaaaaaaaaaa', 1000, 301000)`).run();
+    db.close();
+
+    const second = openStores(dir);
+    second.sessions.add({ id: 'S2aaaaaaaaaaaaaa', startedAt: 2000, deadline: 302_000, generated: 0, owner: 'bob' });
+    expect(second.sessions.active()).toEqual([
+      { id: 'S1aaaaaaaaaaaaaa', startedAt: 1000, deadline: 301_000, generated: 0, address: null, owner: null },
+      { id: 'S2aaaaaaaaaaaaaa', startedAt: 2000, deadline: 302_000, generated: 0, address: null, owner: 'bob' },
+    ]);
   });
 
   it('never replays a session id from history written when changes carried one', () => {

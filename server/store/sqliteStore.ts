@@ -33,7 +33,8 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, event TEXT NOT NULL) STRICT;
   CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, deadline INTEGER NOT NULL,
-    generated INTEGER NOT NULL DEFAULT 0, ended_at INTEGER, end_reason TEXT) STRICT;
+    generated INTEGER NOT NULL DEFAULT 0, ended_at INTEGER, end_reason TEXT,
+    address TEXT, owner TEXT) STRICT;
   CREATE INDEX IF NOT EXISTS sessions_ended ON sessions (ended_at) WHERE ended_at IS NOT NULL;
 `;
 
@@ -56,6 +57,7 @@ function openDatabase(dataDir: string): Database.Database {
     const check = db.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
     db.exec(SCHEMA);
+    addMissingColumns(db);
     const schema = db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).pluck().get() as number | undefined;
     if (schema !== undefined && schema !== SCHEMA_VERSION) {
       throw new Error(`schema version ${schema} is not ${SCHEMA_VERSION}`);
@@ -64,6 +66,14 @@ function openDatabase(dataDir: string): Database.Database {
   } catch (error) {
     db?.close();
     throw new StorageError(`cannot use ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** Columns added since the first schema; a file written before them gets them empty. */
+function addMissingColumns(db: Database.Database): void {
+  const columns = new Set((db.pragma('table_info(sessions)') as { name: string }[]).map((column) => column.name));
+  for (const name of ['address', 'owner']) {
+    if (!columns.has(name)) db.exec(`ALTER TABLE sessions ADD COLUMN ${name} TEXT`);
   }
 }
 
@@ -138,17 +148,17 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
     close: () => db.close(),
   });
 
-  const addSession = db.prepare(`INSERT INTO sessions (id, started_at, deadline, generated)
-    VALUES (@id, @startedAt, @deadline, @generated)`);
+  const addSession = db.prepare(`INSERT INTO sessions (id, started_at, deadline, generated, address, owner)
+    VALUES (@id, @startedAt, @deadline, @generated, @address, @owner)`);
   const endSession = db.prepare(`UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`);
   const forgetEnded = db.prepare(`DELETE FROM sessions WHERE id IN (
     SELECT id FROM sessions WHERE ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT -1 OFFSET ?)`);
   const isEnded = db.prepare(`SELECT 1 FROM sessions WHERE id = ? AND ended_at IS NOT NULL`).pluck();
-  const activeSessions = db.prepare(`SELECT id, started_at AS startedAt, deadline, generated
+  const activeSessions = db.prepare(`SELECT id, started_at AS startedAt, deadline, generated, address, owner
     FROM sessions WHERE ended_at IS NULL ORDER BY started_at`);
 
   const sessions: SessionStore = {
-    add: (session) => void addSession.run(session),
+    add: (session) => void addSession.run({ address: null, owner: null, ...session }),
     end: db.transaction((id: string, reason: string) => {
       endSession.run(Date.now(), reason, id);
       forgetEnded.run(REMEMBERED_ENDED);

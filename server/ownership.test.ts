@@ -1,0 +1,101 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defaultConfig, type Config } from './config.js';
+import type { StartResponse } from './protocol.js';
+import { startServer, type RunningServer } from './server.js';
+import { createSqliteStores } from './store/sqliteStore.js';
+import { openStream } from './testing/sseClient.js';
+import { startTestServer } from './testing/testServer.js';
+
+const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
+const tokenOf = (sub: string) =>
+  new SignJWT({ sub })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setAudience('livetable')
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode(SECRET));
+
+let server: RunningServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+const call = async (path: string, token?: string, method = 'GET') => {
+  const response = await fetch(`${server!.url}${path}`, {
+    method,
+    headers: token === undefined ? {} : { Authorization: `Bearer ${token}` },
+  });
+  const body = (await response.json()) as Record<string, unknown>;
+  return { status: response.status, body };
+};
+
+async function startAs(token: string): Promise<string> {
+  const { status, body } = await call('/api/start', token, 'POST');
+  expect(status).toBe(200);
+  return (body as unknown as StartResponse).session_id;
+}
+
+describe('with auth on, a session belongs to the subject that started it', () => {
+  it('another subject may neither stop it nor stream it; its owner may, by header or ?access_token=', async () => {
+    server = await startTestServer({ authSecret: SECRET, updateInterval: 600_000, heartbeatInterval: 600_000 });
+    const [alice, bob] = [await tokenOf('alice'), await tokenOf('bob')];
+    const id = await startAs(alice);
+
+    expect(await call(`/api/stop/${id}`, bob, 'POST')).toMatchObject({ status: 403, body: { code: 'forbidden' } });
+    expect(await call(`/api/stream/${id}`, bob)).toMatchObject({ status: 403, body: { code: 'forbidden' } });
+    expect(await call(`/api/stream/${id}`)).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
+    expect(await call(`/api/stream/${id}?access_token=${bob}`)).toMatchObject({ status: 403 });
+
+    const byHeader = await openStream(`${server.url}/api/stream/${id}`, { Authorization: `Bearer ${alice}` });
+    const byQuery = await openStream(`${server.url}/api/stream/${id}?access_token=${alice}`);
+    for (const stream of [byHeader, byQuery]) {
+      expect(stream.status).toBe(200);
+      await stream.waitFor((event) => event.type === 'init');
+    }
+    // Bob's refused stop changed nothing: the session runs until Alice stops it.
+    expect(await call(`/api/stop/${id}`, alice, 'POST')).toMatchObject({ status: 200, body: { outcome: 'stopped' } });
+    await byHeader.waitFor((event) => event.type === 'end');
+  });
+
+  it('--stream-auth session-id lets the id alone open its stream, and still only its owner stop it', async () => {
+    server = await startTestServer({ authSecret: SECRET, streamAuth: 'session-id', updateInterval: 600_000 });
+    const id = await startAs(await tokenOf('alice'));
+    const stream = await openStream(`${server.url}/api/stream/${id}`);
+    expect(stream.status).toBe(200);
+    stream.close();
+    expect(await call(`/api/stop/${id}`, await tokenOf('bob'), 'POST')).toMatchObject({ status: 403 });
+  });
+
+  it('keeps its owner across a restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'livetable-owner-'));
+    const config: Config = defaultConfig({
+      port: 0,
+      staticDir: 'no-such-dir',
+      authSecret: SECRET,
+      updateInterval: 600_000,
+    });
+    const open = () => createSqliteStores({ dataDir, history: 100, initialRows: () => [] });
+    server = await startServer(config, pino({ level: 'silent' }), { stores: open() });
+    const id = await startAs(await tokenOf('alice'));
+    await server.close();
+    server = await startServer(config, pino({ level: 'silent' }), { stores: open() });
+    expect(await call(`/api/stop/${id}`, await tokenOf('bob'), 'POST')).toMatchObject({ status: 403 });
+    expect(await call(`/api/stop/${id}`, await tokenOf('alice'), 'POST')).toMatchObject({ status: 200 });
+  });
+
+  it('a token that names no subject cannot start one', async () => {
+    server = await startTestServer({ authSecret: SECRET });
+    const anonymous = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setAudience('livetable')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(SECRET));
+    expect(await call('/api/start', anonymous, 'POST')).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
+  });
+});
