@@ -332,3 +332,28 @@ describe('fan-out', () => {
     expect(sink.types).toEqual(['init']);
   });
 });
+
+describe('fan-out churn', () => {
+  it('forgets every stream and group once they leave, after thousands come and go across many sessions', async () => {
+    const { fanout, session, advanceTo, scheduler } = setup();
+    const sessions = Array.from({ length: 20 }, (_, i) => session(`S${String(i).padStart(15, '0')}`));
+    let t = 0;
+    for (let round = 0; round < 100; round++) {
+      const leaves = sessions.flatMap((s) => [
+        fanout.open(s, new RecordingSink(), undefined),
+        fanout.open(s, new RecordingSink(true), 0),
+      ]);
+      await advanceTo((t += 5));
+      for (const leave of leaves) leave();
+    }
+    expect(fanout.size).toBe(0);
+    expect(fanout.groups).toBe(0);
+    // Each session's generator runs on for its grace period, then stops;
+    // what is left is each running session's deadline, gone with its end.
+    await advanceTo((t += 100));
+    expect(scheduler.actions.filter((action) => !action.closed)).toHaveLength(sessions.length);
+    for (const s of sessions) s.stop();
+    await advanceTo((t += 100));
+    expect(scheduler.actions.filter((action) => !action.closed)).toHaveLength(0);
+  });
+});

@@ -236,6 +236,11 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
       return deltaMembers.size + fullMembers.size;
     },
 
+    /** Sessions (and the watch group) with a stream open. */
+    get groups(): number {
+      return groups.size;
+    },
+
     close(): void {
       feed.unsubscribe();
       for (const group of groups.values()) group.subscription.unsubscribe();
