@@ -89,8 +89,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
   });
   server.on('request', limits.listener);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    const { code, message } = answerClientError(error, socket);
-    mistakes.log(socket.remoteAddress, code, message);
+    const { code, note } = answerClientError(error, socket);
+    mistakes.log(socket.remoteAddress, code, note);
   });
   await new Promise<void>((resolve, reject) => {
     const failed = (error: Error) => {
