@@ -97,6 +97,27 @@ describe('pipelined requests that are never read', () => {
   }, 30_000);
 });
 
+describe('pipelining', () => {
+  it('a connection within --max-pipelined gets every answer in order; one past it is cut', async () => {
+    server = await startTestServer({ maxPipelined: 3 });
+    const request = 'GET /api/data HTTP/1.1\r\nHost: localhost\r\n\r\n';
+    const within = await rawSocket(
+      server.port,
+      '127.0.0.1',
+      request.repeat(2) + request.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'),
+    );
+    const answers = (await collect(within)).match(/HTTP\/1\.1 \d{3}/g);
+    expect(answers).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200']);
+
+    const past = await rawSocket(server.port, '127.0.0.1');
+    const received = collect(past);
+    past.write(request.repeat(10));
+    // Cut before all ten are answered; the server goes on serving others.
+    expect((await received).match(/HTTP\/1\.1 200/g)?.length ?? 0).toBeLessThan(10);
+    expect((await get(`${server.url}/api/data`)).status).toBe(200);
+  });
+});
+
 describe('connections per address', () => {
   it('one address gets 429 past --max-connections-per-address; another still gets in; a closed one frees its place', async () => {
     server = await startTestServer({ maxConnectionsPerAddress: 3, maxConnections: 50, heartbeatInterval: 600_000 });

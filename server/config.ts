@@ -33,6 +33,8 @@ export interface Config {
   maxConnectionsPerAddress: number;
   /** Sessions one client address may have running at once. */
   maxSessionsPerAddress: number;
+  /** Requests one connection may have in flight (pipelined) before it is cut. */
+  maxPipelined: number;
   /** Milliseconds a client may take to send a request's headers (408 after). */
   headersTimeout: number;
   /** Milliseconds a client may take to send a whole request, body included (408 after). */
@@ -307,6 +309,14 @@ const OPTIONS = [
     meta: 'N',
     help: 'Sessions one client address may have running at once',
     parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'maxPipelined',
+    flag: 'max-pipelined',
+    fallback: '8',
+    meta: 'N',
+    help: 'Requests one connection may have in flight before it is cut (browsers never pipeline)',
+    parse: integer(1, 1000),
   }),
   spec({
     key: 'headersTimeout',

@@ -84,6 +84,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   server.requestTimeout = config.requestTimeout;
   const limits = limitConnections(server, app.handler as RequestListener, {
     maxPerAddress: config.maxConnectionsPerAddress,
+    maxInFlight: config.maxPipelined,
     maxQueued: config.maxBuffer,
     onRefused: (address, code, message) => mistakes.log(address, code, message),
   });

@@ -29,7 +29,7 @@ describe('limitConnections', () => {
       (_req, res) => {
         res.end('ok');
       },
-      { maxPerAddress: 5, maxQueued: 1024, onRefused: () => undefined },
+      { maxPerAddress: 5, maxInFlight: 8, maxQueued: 1024, onRefused: () => undefined },
     );
     server.on('request', limits.listener);
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));

@@ -2,19 +2,18 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
 import type { Socket } from 'node:net';
 import { HttpError, sendError } from './httpError.js';
 
-/**
- * Requests one connection may have in flight at once. Browsers never
- * pipeline; a client that sends more before it reads an answer is not
- * waiting for them, and each one would hold a whole answer in memory.
- */
-export const MAX_IN_FLIGHT = 8;
-
 /** Seconds a client refused for holding too many connections should wait. */
 const RETRY_AFTER_S = 5;
 
 export interface ConnectionLimitOptions {
   /** Open connections one client address may hold, streaming or not. */
   maxPerAddress: number;
+  /**
+   * Requests one connection may have in flight at once. Browsers never
+   * pipeline; a client that sends more before it reads an answer is not
+   * waiting for them, and each one would hold a whole answer in memory.
+   */
+  maxInFlight: number;
   /**
    * Bytes of answers a connection may leave unread and still send another
    * request. One answer may be larger; the next request on it is refused.
@@ -84,7 +83,7 @@ export function limitConnections(server: Server, handler: RequestListener, optio
       options.onRefused(state.address, 'too_many_address_connections', 'connection over the per-address limit');
       return;
     }
-    if (state.inFlight.size >= MAX_IN_FLIGHT) {
+    if (state.inFlight.size >= options.maxInFlight) {
       return refuse(socket, state, 'too_many_pipelined', 'connection cut: too many pipelined requests');
     }
     if (queuedBytes(socket, state) > options.maxQueued) {
