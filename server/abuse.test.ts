@@ -174,32 +174,40 @@ describe('slow clients', () => {
 
   it('do not slow down other clients: every request of a second address is answered meanwhile', async () => {
     server = await startTestServer({ headersTimeout: 5000, requestTimeout: 10_000, maxConnectionsPerAddress: 20 });
-    // 20 slow connections from each of 10 addresses, and more from one of them than it may hold.
-    const slow: Socket[] = [];
-    for (let a = 10; a < 20; a++) {
-      for (let i = 0; i < 20; i++)
-        slow.push(await rawSocket(server.port, `127.0.0.${a}`, 'GET /api/data HTTP/1.1\r\n'));
-    }
-    const refused = collect(await rawSocket(server.port, '127.0.0.10', 'GET /api/data HTTP/1.1\r\nHost: x\r\n\r\n'));
-    const drip = setInterval(() => {
-      for (const socket of slow) socket.write('X-Slow: 1\r\n');
-    }, 100);
-    const latencies: number[] = [];
-    try {
+    const timed = async () => {
+      const latencies: number[] = [];
       for (let i = 0; i < 40; i++) {
         const started = performance.now();
-        const answer = await get(`${server.url}/api/data`, '127.0.0.2');
+        const answer = await get(`${server!.url}/api/data`, '127.0.0.2');
         latencies.push(performance.now() - started);
         expect(answer.status).toBe(200);
       }
+      return latencies.sort((a, b) => a - b);
+    };
+    const alone = await timed();
+    // 20 slow connections from each of 10 addresses, and more from one of them than it may hold.
+    const slow: Socket[] = [];
+    for (let a = 10; a < 20; a++) {
+      for (let i = 0; i < 20; i++) {
+        slow.push(await rawSocket(server.port, `127.0.0.${a}`, 'GET /api/data HTTP/1.1\r\n'));
+      }
+    }
+    const refused = collect(
+      await rawSocket(server.port, '127.0.0.10', 'GET /api/data HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+    );
+    const drip = setInterval(() => {
+      for (const socket of slow) socket.write('X-Slow: 1\r\n');
+    }, 100);
+    let meanwhile: number[];
+    try {
+      meanwhile = await timed();
     } finally {
       clearInterval(drip);
     }
     expect(statusOf(await refused)).toBe(429);
-    latencies.sort((a, b) => a - b);
-    console.info(
-      `under 200 slow clients: GET /api/data median ${latencies[20]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`,
-    );
+    const line = (l: number[]) => `median ${l[20]!.toFixed(1)} ms, max ${l.at(-1)!.toFixed(1)} ms`;
+    // Printed, not asserted: timings on a shared machine are for reading.
+    console.info(`GET /api/data alone: ${line(alone)}; under 200 slow clients: ${line(meanwhile)}`);
   }, 30_000);
 });
 
