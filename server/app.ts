@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
 import { authSubject, requireBearer } from './http/auth.js';
+import { clientKey } from './http/clientAddress.js';
 import {
   clientMistake,
   hostPolicy,
@@ -69,8 +70,8 @@ const API_ROUTES: Record<string, string[]> = {
   '/api/stream/:id': ['GET'],
 };
 
-/** The address a client connects from: what per-address limits count. */
-const clientAddress = (req: Request): string => req.socket.remoteAddress ?? 'unknown';
+/** The client that per-address limits count: its address, or its IPv6 /64. */
+const clientAddress = (req: Request): string => clientKey(req.socket.remoteAddress);
 
 /** A URL fit for the log: a token given as ?access_token= is not written down. */
 const loggableUrl = (url: string): string => url.replace(/([?&]access_token=)[^&]*/gi, '$1[redacted]');
@@ -133,7 +134,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
   const app = polka({
     onError(err, req, res) {
       const mistake = clientMistake(err);
-      if (mistake !== undefined) mistakes.log(req.socket.remoteAddress, mistake.code, mistake.note);
+      if (mistake !== undefined) mistakes.log(clientAddress(req), mistake.code, mistake.note);
       if (res.headersSent) {
         res.destroy();
         return;

@@ -87,6 +87,21 @@ describe('loadConfig', () => {
   });
 });
 
+describe('the abuse limits', () => {
+  it('take host names, subdomain patterns and IP addresses, and refuse anything else', () => {
+    expect(
+      load(['--allowed-hosts', 'App.Example.com, .example.org,10.0.0.5,[2001:db8::1],2001:db8::2']).allowedHosts,
+    ).toEqual(['app.example.com', '.example.org', '10.0.0.5', '[2001:db8::1]', '2001:db8::2']);
+    for (const bad of ['http://x.example', 'a b', 'x.example:80', '[nope]', 'a..b']) {
+      expect(() => load(['--allowed-hosts', bad])).toThrow(ConfigError);
+    }
+  });
+
+  it('refuse a request timeout shorter than the headers timeout', () => {
+    expect(() => load(['--headers-timeout', '5000', '--request-timeout', '2000'])).toThrow(/--request-timeout/);
+  });
+});
+
 describe('docs/configuration.md', () => {
   it('describes every option and its environment variable', async () => {
     const { readFileSync } = await import('node:fs');

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -141,10 +142,11 @@ function hostNames(raw: string, flag: string): string[] {
     .split(',')
     .map((part) => part.trim().toLowerCase())
     .filter(Boolean);
+  const name = /^(\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
   for (const host of list) {
-    if (!/^(\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host)) {
+    if (!name.test(host) && !isIPv6(host.replace(/^\[(.*)\]$/, '$1'))) {
       throw new ConfigError(
-        `${flag} takes host names like app.example.com or .example.com, comma-separated (got "${host}")`,
+        `${flag} takes host names like app.example.com or .example.com, or IP addresses, comma-separated (got "${host}")`,
       );
     }
   }

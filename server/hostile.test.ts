@@ -265,7 +265,7 @@ describe('a hostile-input corpus', () => {
       'bad chunk size',
       () => raw(server.port, 'POST /api/start HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
       400,
-      'bad_request',
+      'invalid_body',
     ],
     // Static files
     ['traversal ../', () => rawGet('/../package.json'), 404, 'not_found'],

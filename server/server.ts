@@ -1,10 +1,9 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { limitConnections } from './http/connectionLimits.js';
-import { answerClientError } from './http/clientErrors.js';
 import type { Config } from './config.js';
 import { createSessionManager } from './sessions/sessionManager.js';
 import { createMemoryStore } from './store/memoryStore.js';
@@ -86,13 +85,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
     maxPerAddress: config.maxConnectionsPerAddress,
     maxInFlight: config.maxPipelined,
     maxQueued: config.maxBuffer,
-    onRefused: (address, code, message) => mistakes.log(address, code, message),
+    onRefused: (client, code, note) => mistakes.log(client, code, note),
   });
   server.on('request', limits.listener);
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    const { code, note } = answerClientError(error, socket);
-    mistakes.log(socket.remoteAddress, code, note);
-  });
   await new Promise<void>((resolve, reject) => {
     const failed = (error: Error) => {
       sessions.close();

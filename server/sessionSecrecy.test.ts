@@ -57,7 +57,8 @@ describe('a session id, the capability to stop a session', () => {
 
     // The origin stops nothing.
     const stop = await fetch(`${running.url}/api/stop/${encodeURIComponent(origin)}`, { method: 'POST' });
-    expect([400, 404]).toContain(stop.status);
+    expect(stop.status).toBe(400);
+    expect(await stop.json()).toMatchObject({ code: 'invalid_session_id' });
     const more = Math.max(...changesOf(own).map((c) => c.seq)) + 3;
     await own.waitFor(atLeastSeq(more));
     expect(own.received.some((r) => r.event.type === 'end')).toBe(false);

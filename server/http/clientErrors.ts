@@ -1,16 +1,16 @@
-import type { Socket } from 'node:net';
-
-interface Refusal {
+/** A refusal written straight to a connection, before or outside any response object. */
+export interface RawRefusal {
   status: number;
   reason: string;
   code: string;
   message: string;
   /** What the log says, in the server's words. */
   note: string;
+  headers?: Record<string, string>;
 }
 
 /** What Node's parser or its request timeouts refused, as the answer a client gets. */
-function refusalOf(error: NodeJS.ErrnoException): Refusal {
+export function refusalOf(error: NodeJS.ErrnoException): RawRefusal {
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
       return {
@@ -39,30 +39,25 @@ function refusalOf(error: NodeJS.ErrnoException): Refusal {
   }
 }
 
-/** The raw HTTP answer to a request Node's parser refused, with its JSON body. */
-export function clientErrorResponse(error: NodeJS.ErrnoException): { code: string; note: string; text: string } {
-  const { status, reason, code, message, note } = refusalOf(error);
+/** A request whose body broke (cut off, broken chunked framing) while it was being read. */
+export const BODY_CUT_OFF: RawRefusal = {
+  status: 400,
+  reason: 'Bad Request',
+  code: 'invalid_body',
+  message: 'The request body was cut off or is not valid HTTP.',
+  note: 'request body cut off or not valid HTTP',
+};
+
+/** The bytes of a refusal with its JSON error body; the connection closes after it. */
+export function rawAnswer({ status, reason, code, message, headers = {} }: RawRefusal): string {
   const body = JSON.stringify({ status: 'error', code, message });
-  const text = [
+  return [
     `HTTP/1.1 ${status} ${reason}`,
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
     'Connection: close',
     '',
     body,
   ].join('\r\n');
-  return { code, note, text };
-}
-
-/**
- * Answers a request Node's parser refused, then closes the connection. An
- * answer already under way on it (a pipelined request that broke behind it)
- * is not interleaved with: the connection is only cut.
- */
-export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): { code: string; note: string } {
-  const answer = clientErrorResponse(error);
-  const busy = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
-  if (socket.writable && error.code !== 'ECONNRESET' && !busy?.headersSent) socket.end(answer.text);
-  else socket.destroy();
-  return answer;
 }

@@ -32,6 +32,16 @@ describe('the client-mistake log', () => {
     ]);
   });
 
+  it('writes at most 100 lines a window from all clients together, then says how many it left out', async () => {
+    const { log, lines, advance } = setup();
+    for (let i = 0; i < 5000; i++) log.log(`10.0.${i >> 8}.${i & 255}`, 'bad_request', 'broken request');
+    advance(10_001);
+    log.log('10.9.9.9', 'bad_request', 'broken request');
+    await new Promise((r) => setImmediate(r));
+    expect(lines.filter((line) => line.code === 'bad_request')).toHaveLength(101);
+    expect(lines.find((line) => line.code === 'repeated')).toMatchObject({ suppressed: 4900 });
+  });
+
   it('forgets every address a window after its last line, and never holds more than 10,000', () => {
     const { log, advance } = setup();
     for (let i = 0; i < 30_000; i++) log.log(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, 'bad_request', 'x');

@@ -1,38 +1,63 @@
 import type { Logger } from 'pino';
 
-/** One line per address per this long, at most; the next line says how many were left out. */
+/** One line per client per this long, at most; the next line says how many were left out. */
 const WINDOW_MS = 10_000;
-/** Addresses remembered at once; past this the oldest is forgotten. */
-const MAX_ADDRESSES = 10_000;
+/** Clients remembered at once; past this the oldest is forgotten. */
+const MAX_CLIENTS = 10_000;
+/** Lines per window from all clients together: many clients cannot flood the log either. */
+const MAX_LINES = 100;
 
 export type ClientMistakeLog = ReturnType<typeof clientMistakeLog>;
 
 /**
  * Logs what a client got wrong (a broken request, an aborted upload, a
  * request that timed out) at `info`, without stacks: a client's mistake is
- * not the server's error. One address gets at most one line per 10 s; the
- * lines it would have had are counted in the next one (`suppressed`), so a
- * client that repeats a mistake cannot flood the log.
+ * not the server's error. One client gets at most one line per 10 s, and
+ * all clients together at most 100; what is left out is counted
+ * (`suppressed`) in a later line, so neither one client nor many can flood
+ * the log.
  */
 export function clientMistakeLog(logger: Logger, now: () => number = Date.now) {
-  // In order of each address's last line, oldest first.
+  // In order of each client's last line, oldest first.
   const seen = new Map<string, { at: number; suppressed: number }>();
-  const write = (client: string, code: string, message: string, suppressed: number) =>
-    logger.info({ client, code, ...(suppressed > 0 ? { suppressed } : {}) }, message);
+  const budget = { windowStart: Number.NEGATIVE_INFINITY, lines: 0, dropped: 0 };
 
-  /** Forgets addresses quiet for a whole window, saying what they were not told. */
+  /** Starts a new window of the shared budget, saying what the last one dropped. */
+  const renew = (t: number) => {
+    if (t - budget.windowStart < WINDOW_MS) return;
+    if (budget.dropped > 0) {
+      logger.info(
+        { code: 'repeated', suppressed: budget.dropped },
+        'client mistakes left out of the log (all clients)',
+      );
+    }
+    Object.assign(budget, { windowStart: t, lines: 0, dropped: 0 });
+  };
+
+  /** A line for one mistake, or for the `suppressed` ones a client was not told of. */
+  const write = (client: string, code: string, message: string, suppressed = 0) => {
+    if (budget.lines >= MAX_LINES) {
+      budget.dropped += suppressed > 0 ? suppressed : 1;
+      return;
+    }
+    budget.lines++;
+    logger.info({ client, code, ...(suppressed > 0 ? { suppressed } : {}) }, message);
+  };
+
+  /** Forgets clients quiet for a whole window, saying what they were not told. */
   const sweep = (t: number) => {
     for (const [client, entry] of seen) {
-      if (t - entry.at < WINDOW_MS && seen.size <= MAX_ADDRESSES) break;
+      if (t - entry.at < WINDOW_MS && seen.size <= MAX_CLIENTS) break;
       seen.delete(client);
       if (entry.suppressed > 0) write(client, 'repeated', 'client mistakes left out of the log', entry.suppressed);
     }
   };
 
   return {
-    log(address: string | undefined, code: string, message: string): void {
-      const client = address ?? 'unknown';
+    /** Logs a mistake of `client` (its clientKey). */
+    log(client: string, code: string, message: string): void {
       const t = now();
+      renew(t);
       sweep(t);
       const last = seen.get(client);
       if (last !== undefined) {
@@ -40,11 +65,13 @@ export function clientMistakeLog(logger: Logger, now: () => number = Date.now) {
         return;
       }
       seen.set(client, { at: t, suppressed: 0 });
-      write(client, code, message, 0);
+      write(client, code, message);
     },
-    /** Addresses remembered now: those with a line in the last window. */
+    /** Clients remembered now: those with a line in the last window. */
     get size(): number {
-      sweep(now());
+      const t = now();
+      renew(t);
+      sweep(t);
       return seen.size;
     },
   };

@@ -1,12 +1,17 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { HttpError, sendError } from './httpError.js';
+import { clientKey } from './clientAddress.js';
+import { BODY_CUT_OFF, rawAnswer, refusalOf, type RawRefusal } from './clientErrors.js';
 
-/** Seconds a client refused for holding too many connections should wait. */
+/** Seconds a client refused for holding too many connections should wait: a back-off. */
 const RETRY_AFTER_S = 5;
+/** How long a refused connection may take to read its answer before it is cut. */
+const LINGER_MS = 1000;
+/** Errors of a client that left: nothing to answer, nothing to log. */
+const GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 export interface ConnectionLimitOptions {
-  /** Open connections one client address may hold, streaming or not. */
+  /** Open connections one client (see clientKey) may hold, streaming or not. */
   maxPerAddress: number;
   /**
    * Requests one connection may have in flight at once. Browsers never
@@ -19,39 +24,82 @@ export interface ConnectionLimitOptions {
    * request. One answer may be larger; the next request on it is refused.
    */
   maxQueued: number;
-  /** Told once per connection that is cut for what its client did. */
-  onRefused: (address: string | undefined, code: string, message: string) => void;
+  /** Told of each connection refused or cut for what its client did. */
+  onRefused: (client: string, code: string, note: string) => void;
 }
 
 interface ConnectionState {
-  address: string;
+  client: string;
   /** Answers not yet finished, oldest first; all but the first wait for it. */
   inFlight: Set<ServerResponse>;
-  /** Over --max-connections-per-address: its first request is answered 429 and it is closed. */
-  overLimit: boolean;
+  /** Answered and closing: requests that still arrive on it are ignored. */
+  refused: boolean;
 }
 
 /**
- * Bounds what one client can make the server hold: how many connections an
- * address has open (a stream holds one), how many pipelined requests one
- * connection has in flight, and how many bytes of answers it may leave
- * unread before it asks for more. Wraps the app's request listener; every
- * record it keeps is dropped with its connection.
+ * Bounds what one client can make the server hold: how many connections it
+ * has open (a stream holds one), how many pipelined requests one connection
+ * has in flight, and how many bytes of answers it may leave unread before it
+ * asks for more. It also answers what Node's parser refuses (bad requests,
+ * slow ones) on the connection itself. Wraps the app's request listener;
+ * every record it keeps is dropped with its connection.
  */
 export function limitConnections(server: Server, handler: RequestListener, options: ConnectionLimitOptions) {
-  const perAddress = new Map<string, number>();
+  const perClient = new Map<string, number>();
   const states = new WeakMap<Socket, ConnectionState>();
 
+  /** Writes `refusal` and closes the connection once the client has it. */
+  const answerAndClose = (socket: Socket, state: ConnectionState, refusal: RawRefusal) => {
+    state.refused = true;
+    options.onRefused(state.client, refusal.code, refusal.note);
+    if (!socket.writable) return void socket.destroy();
+    socket.end(rawAnswer(refusal));
+    // Ending only half-closes: a client that never closes its side is cut.
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  };
+
+  const cut = (socket: Socket, state: ConnectionState, code: string, note: string) => {
+    state.refused = true;
+    options.onRefused(state.client, code, note);
+    socket.destroy();
+  };
+
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? 'unknown';
-    const open = (perAddress.get(address) ?? 0) + 1;
-    perAddress.set(address, open);
-    states.set(socket, { address, inFlight: new Set(), overLimit: open > options.maxPerAddress });
+    const client = clientKey(socket.remoteAddress);
+    const open = (perClient.get(client) ?? 0) + 1;
+    perClient.set(client, open);
+    const state: ConnectionState = { client, inFlight: new Set(), refused: false };
+    states.set(socket, state);
     socket.once('close', () => {
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left === 0) perAddress.delete(address);
-      else perAddress.set(address, left);
+      const left = (perClient.get(client) ?? 1) - 1;
+      if (left === 0) perClient.delete(client);
+      else perClient.set(client, left);
     });
+    if (open > options.maxPerAddress) {
+      answerAndClose(socket, state, {
+        status: 429,
+        reason: 'Too Many Requests',
+        code: 'too_many_address_connections',
+        message: `This address has ${options.maxPerAddress} open connections, the most allowed.`,
+        note: 'connection over the per-address limit',
+        headers: { 'Retry-After': String(RETRY_AFTER_S) },
+      });
+    }
+  });
+
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const state = states.get(socket);
+    if (state === undefined || state.refused || GONE.has(error.code ?? '')) return void socket.destroy();
+    const [current] = state.inFlight;
+    if (current === undefined) return answerAndClose(socket, state, refusalOf(error));
+    // A request is being answered. If it is the one whose body broke, it has
+    // not been answered yet: say so. If a request pipelined behind it broke,
+    // an answer here would be taken for the earlier one's: only cut.
+    if (!current.req.complete && !current.headersSent) {
+      const late = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      return answerAndClose(socket, state, late ? refusalOf(error) : BODY_CUT_OFF);
+    }
+    cut(socket, state, 'bad_request', 'connection cut: a broken request behind an answer');
   });
 
   const queuedBytes = (socket: Socket, state: ConnectionState): number => {
@@ -60,34 +108,16 @@ export function limitConnections(server: Server, handler: RequestListener, optio
     return bytes;
   };
 
-  const refuse = (socket: Socket, state: ConnectionState, code: string, message: string) => {
-    options.onRefused(state.address, code, message);
-    socket.destroy();
-  };
-
   const limited: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     const state = states.get(socket);
-    // The parser may still hand over requests it had read before a cut.
-    if (state === undefined || socket.destroyed) return;
-    if (state.overLimit) {
-      sendError(
-        res,
-        new HttpError(
-          429,
-          'too_many_address_connections',
-          `This address has more than ${options.maxPerAddress} open connections, the most allowed.`,
-          { 'Retry-After': String(RETRY_AFTER_S), Connection: 'close' },
-        ),
-      );
-      options.onRefused(state.address, 'too_many_address_connections', 'connection over the per-address limit');
-      return;
-    }
+    // The parser may still hand over requests it had read before a refusal.
+    if (state === undefined || state.refused || socket.destroyed) return;
     if (state.inFlight.size >= options.maxInFlight) {
-      return refuse(socket, state, 'too_many_pipelined', 'connection cut: too many pipelined requests');
+      return cut(socket, state, 'too_many_pipelined', 'connection cut: too many pipelined requests');
     }
     if (queuedBytes(socket, state) > options.maxQueued) {
-      return refuse(socket, state, 'unread_answers', 'connection cut: asks for more while its answers go unread');
+      return cut(socket, state, 'unread_answers', 'connection cut: asks for more while its answers go unread');
     }
     state.inFlight.add(res);
     res.once('close', () => state.inFlight.delete(res));
@@ -96,9 +126,9 @@ export function limitConnections(server: Server, handler: RequestListener, optio
 
   return {
     listener: limited,
-    /** Addresses with a connection open now. */
-    get addresses(): number {
-      return perAddress.size;
+    /** Clients with a connection open now. */
+    get clients(): number {
+      return perClient.size;
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Middleware } from 'polka';
+import { clientKey } from './clientAddress.js';
 import { HttpError } from './httpError.js';
 
 /**
@@ -298,7 +299,7 @@ export function tokenBucket({ perMinute, burst, now }: { perMinute: number; burs
 /** Limits POST /api/start per client address. */
 export function startRateLimit(bucket: ReturnType<typeof tokenBucket>): Middleware {
   return (req, _res, next) => {
-    const wait = bucket.take(req.socket.remoteAddress ?? 'unknown');
+    const wait = bucket.take(clientKey(req.socket.remoteAddress));
     if (wait > 0) {
       throw new HttpError(429, 'rate_limited', `Too many sessions started from this address; wait ${wait} s.`, {
         'Retry-After': String(wait),
