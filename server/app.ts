@@ -5,7 +5,7 @@ import sirv from 'sirv';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
-import { authSubject, requireBearer } from './http/auth.js';
+import { authOwner, requireBearer } from './http/auth.js';
 import { clientKey } from './http/clientAddress.js';
 import {
   clientMistake,
@@ -73,8 +73,29 @@ const API_ROUTES: Record<string, string[]> = {
 /** The client that per-address limits count: its address, or its IPv6 /64. */
 const clientAddress = (req: Request): string => clientKey(req.socket.remoteAddress);
 
-/** A URL fit for the log: a token given as ?access_token= is not written down. */
-const loggableUrl = (url: string): string => url.replace(/([?&]access_token=)[^&]*/gi, '$1[redacted]');
+/**
+ * A URL fit for the log: a token given as `?access_token=` is not written
+ * down, however its name is encoded (the query parser decodes names).
+ */
+export function loggableUrl(url: string): string {
+  const start = url.indexOf('?');
+  if (start === -1) return url;
+  const pairs = url
+    .slice(start + 1)
+    .split('&')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      const name = equals === -1 ? pair : pair.slice(0, equals);
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(name.replaceAll('+', ' '));
+      } catch {
+        decoded = name;
+      }
+      return decoded.trim() === 'access_token' ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, start)}?${pairs.join('&')}`;
+}
 
 /** A malformed session id is 400 before anything else is asked of the request. */
 const validSessionId: Middleware = (req, _res, next) => {
@@ -149,7 +170,8 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     },
   });
 
-  app.use(securityHeaders, hostPolicy(config));
+  app.use(securityHeaders);
+  // Before the Host check, so refused hosts are in the access log too.
   if (config.accessLog) {
     // Method, URL, client and status only: headers may carry credentials.
     const access = pinoHttp({
@@ -166,7 +188,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     });
     app.use(access as unknown as Middleware);
   }
-  app.use(originPolicy(config.allowedOrigins), refuseBrokenPath, (req, res, next) =>
+  app.use(hostPolicy(config), originPolicy(config.allowedOrigins), refuseBrokenPath, (req, res, next) =>
     isApiPath(req.path) ? next() : refuseTraversal(req, res, next),
   );
 
@@ -199,7 +221,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
   // so no answer goes out over a half-read request; the rate limit counts
   // only requests that would start a session.
   app.post('/api/start', body, auth, startLimit, (req, res) => {
-    const session = sessions.start({ address: clientAddress(req), owner: authSubject(req) ?? null });
+    const session = sessions.start({ address: clientAddress(req), owner: authOwner(req) ?? null });
     const body: StartResponse = {
       status: 'success',
       session_id: session.id,
@@ -211,7 +233,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
 
   app.post('/api/stop/:id', body, auth, (req, res) => {
     const id = sessionIdParam(req);
-    const outcome = sessions.stop(id, authSubject(req));
+    const outcome = sessions.stop(id, authOwner(req));
     if (outcome === 'unknown') {
       throw new HttpError(404, 'session_not_found', `No session ${id} was ever started here.`);
     }
@@ -264,7 +286,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
 
   app.get('/api/stream/:id', validSessionId, streamAuth, (req, res) => {
     const id = sessionIdParam(req);
-    openStream(req, res, { session_id: id }, (cursor, open) => sessions.connect(id, cursor, open, authSubject(req)));
+    openStream(req, res, { session_id: id }, (cursor, open) => sessions.connect(id, cursor, open, authOwner(req)));
   });
 
   // The table's changes, whoever makes them, for a page with no session of its own.

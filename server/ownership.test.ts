@@ -1,9 +1,11 @@
 import { mkdtempSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loggableUrl } from './app.js';
 import { defaultConfig, type Config } from './config.js';
 import type { StartResponse } from './protocol.js';
 import { startServer, type RunningServer } from './server.js';
@@ -12,8 +14,8 @@ import { openStream } from './testing/sseClient.js';
 import { startTestServer } from './testing/testServer.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
-const tokenOf = (sub: string) =>
-  new SignJWT({ sub })
+const tokenOf = (sub: string, iss?: string) =>
+  new SignJWT({ sub, ...(iss === undefined ? {} : { iss }) })
     .setProtectedHeader({ alg: 'HS256' })
     .setAudience('livetable')
     .setIssuedAt()
@@ -72,6 +74,16 @@ describe('with auth on, a session belongs to the subject that started it', () =>
     expect(await call(`/api/stop/${id}`, await tokenOf('bob'), 'POST')).toMatchObject({ status: 403 });
   });
 
+  it('the same subject from another issuer is someone else', async () => {
+    server = await startTestServer({ authSecret: SECRET, updateInterval: 600_000 });
+    const id = await startAs(await tokenOf('alice', 'https://a.example'));
+    const impostor = await tokenOf('alice', 'https://b.example');
+    expect(await call(`/api/stop/${id}`, impostor, 'POST')).toMatchObject({ status: 403 });
+    expect(await call(`/api/stop/${id}`, await tokenOf('alice', 'https://a.example'), 'POST')).toMatchObject({
+      status: 200,
+    });
+  });
+
   it('keeps its owner across a restart', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'livetable-owner-'));
     const config: Config = defaultConfig({
@@ -97,5 +109,51 @@ describe('with auth on, a session belongs to the subject that started it', () =>
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(SECRET));
     expect(await call('/api/start', anonymous, 'POST')).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
+  });
+});
+
+describe('a token in the URL', () => {
+  it.each([
+    ['/api/stream/X?access_token=SECRET', '/api/stream/X?access_token=[redacted]'],
+    ['/api/stream/X?since=4&access_token=SECRET&full=0', '/api/stream/X?since=4&access_token=[redacted]&full=0'],
+    ['/api/stream/X?access%5Ftoken=SECRET', '/api/stream/X?access%5Ftoken=[redacted]'],
+    [
+      '/api/stream/X?%61ccess_token=SECRET&access_token=OTHER',
+      '/api/stream/X?%61ccess_token=[redacted]&access_token=[redacted]',
+    ],
+    ['/api/data', '/api/data'],
+  ])('%s is logged as %s', (url, logged) => {
+    expect(loggableUrl(url)).toBe(logged);
+  });
+
+  it('never reaches the access log, however its name is spelled', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const config = defaultConfig({
+      port: 0,
+      staticDir: 'no-such-dir',
+      store: 'memory',
+      accessLog: true,
+      authSecret: SECRET,
+    });
+    server = await startServer(config, pino({ level: 'info' }, destination));
+    const token = await tokenOf('alice');
+    const id = await startAs(token);
+    for (const name of ['access_token', 'access%5Ftoken', '%61ccess_token']) {
+      const stream = await openStream(`${server.url}/api/stream/${id}?${name}=${token}`);
+      expect(stream.status).toBe(200);
+      stream.close();
+      await stream.closed;
+    }
+    await server.close();
+    server = undefined;
+    const log = lines.join('');
+    expect(log).toContain('[redacted]');
+    expect(log).not.toContain(token.split('.')[2]);
   });
 });

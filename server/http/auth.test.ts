@@ -5,7 +5,7 @@ import type { Request } from 'polka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../server.js';
 import { startTestServer } from '../testing/testServer.js';
-import { authSubject, requireBearer } from './auth.js';
+import { authOwner, ownerKey, requireBearer } from './auth.js';
 
 /** A real HTTP server on a free port of 127.0.0.1. */
 async function listen(handler: RequestListener): Promise<{ server: Server; url: string }> {
@@ -223,7 +223,7 @@ describe('--auth-jwks-url that cannot be read', () => {
   });
 });
 
-describe('authSubject', () => {
+describe('authOwner', () => {
   const secret = 'a-test-secret-that-is-long-enough-for-hs256';
   const key = new TextEncoder().encode(secret);
   const sign = (claims: JWTPayload = { sub: 'alice' }) =>
@@ -247,31 +247,38 @@ describe('authSubject', () => {
   it('is undefined when auth is off', async () => {
     const { req, passed } = await check({ audience: 'livetable' }, `Bearer ${await sign({ sub: 'alice' })}`);
     expect(passed).toBe(true);
-    expect(authSubject(req)).toBeUndefined();
+    expect(authOwner(req)).toBeUndefined();
   });
 
   it('is undefined before the check ran', () => {
-    expect(authSubject({ headers: {} } as IncomingMessage)).toBeUndefined();
+    expect(authOwner({ headers: {} } as IncomingMessage)).toBeUndefined();
   });
 
-  it('is the token’s sub after a valid token', async () => {
+  it('is the token’s sub within its issuer after a valid token', async () => {
     const { req, passed } = await check({ secret, audience: 'livetable' }, `Bearer ${await sign({ sub: 'alice' })}`);
     expect(passed).toBe(true);
-    expect(authSubject(req)).toBe('alice');
+    expect(authOwner(req)).toBe(ownerKey(undefined, 'alice'));
+    const issued = await check(
+      { secret, audience: 'livetable' },
+      `Bearer ${await sign({ sub: 'alice', iss: 'https://a.example' })}`,
+    );
+    expect(authOwner(issued.req)).toBe(ownerKey('https://a.example', 'alice'));
+    // The same subject from another issuer is someone else.
+    expect(ownerKey('https://a.example', 'alice')).not.toBe(ownerKey('https://b.example', 'alice'));
   });
 
   it('refuses a token with no sub: a session must belong to someone', async () => {
     const { req, passed, error } = await check({ secret, audience: 'livetable' }, `Bearer ${await sign({})}`);
     expect(passed).toBe(false);
     expect(error).toMatchObject({ status: 401, code: 'unauthorized', message: expect.stringContaining('sub') });
-    expect(authSubject(req)).toBeUndefined();
+    expect(authOwner(req)).toBeUndefined();
   });
 
   it('is not set, and the request goes no further, after a refused token', async () => {
     const { req, passed, error } = await check({ secret, audience: 'other' }, `Bearer ${await sign({ sub: 'alice' })}`);
     expect(passed).toBe(false);
     expect(error).toMatchObject({ status: 401, code: 'unauthorized' });
-    expect(authSubject(req)).toBeUndefined();
+    expect(authOwner(req)).toBeUndefined();
   });
 
   it('refuses a token whose sub is not a string', async () => {

@@ -37,20 +37,24 @@ function queryToken(value: unknown): string {
 
 /** What a passed check leaves on the request for the routes after it. */
 interface AuthState {
-  /** The token's `sub`: who the sessions it starts belong to. */
-  subject: string;
+  /** Who the token speaks for: its issuer and subject, as one key (see authOwner). */
+  owner: string;
 }
 
 type CheckedRequest = IncomingMessage & { auth?: AuthState };
 
 /**
- * The subject (`sub`) of the token `requireBearer` accepted for this
- * request. Undefined when no check passed on this request, which is always
- * the case with auth off.
+ * Who the token `requireBearer` accepted for this request speaks for: its
+ * subject (`sub`) within its issuer (`iss`), as one opaque key, since two
+ * issuers of one key set may use the same subject for different people.
+ * Undefined when no check passed on this request, always so with auth off.
  */
-export function authSubject(req: IncomingMessage): string | undefined {
-  return (req as CheckedRequest).auth?.subject;
+export function authOwner(req: IncomingMessage): string | undefined {
+  return (req as CheckedRequest).auth?.owner;
 }
+
+/** The owner key of a token's claims: `["<iss>","<sub>"]`, `[null,"<sub>"]` without an issuer. */
+export const ownerKey = (iss: string | undefined, sub: string): string => JSON.stringify([iss ?? null, sub]);
 
 /** The key set could not be fetched or read: the token was never judged. */
 class KeySetUnavailable extends Error {
@@ -85,8 +89,8 @@ function remoteKeySet(url: URL): JWTVerifyGetKey {
  * Requires a valid bearer JWT: signature, algorithm, audience (and issuer
  * when set) are checked; it must carry an `exp` not yet past and no `iat` in
  * the future, both within 5 s of clock skew, and name its subject (`sub`),
- * who the sessions it starts belong to. A passed check records the
- * token's subject for `authSubject`. A JWKS that cannot be fetched within 3 s,
+ * who the sessions it starts belong to. A passed check records who
+ * the token speaks for, for `authOwner`. A JWKS that cannot be fetched within 3 s,
  * or answers something that is not a key set, gives 503 `auth_unavailable`.
  * With `query`, a request without the header may give the token as
  * `?access_token=` (for EventSource). Without a secret or JWKS URL, lets
@@ -137,7 +141,7 @@ export function requireBearer(options: AuthOptions, { query = false }: { query?:
     if (typeof payload.sub !== 'string' || payload.sub === '') {
       throw unauthorized('The token’s sub claim must be a non-empty string.');
     }
-    (req as CheckedRequest).auth = { subject: payload.sub };
+    (req as CheckedRequest).auth = { owner: ownerKey(payload.iss, payload.sub) };
     return next();
   };
 }
