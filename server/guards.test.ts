@@ -2,44 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from './config.js';
 import { tokenBucket } from './http/guards.js';
-import { startServer, type RunningServer } from './server.js';
+import type { RunningServer } from './server.js';
+import { captureLog } from './testing/logCapture.js';
+import { rawRequest } from './testing/rawHttp.js';
 import { startTestServer } from './testing/testServer.js';
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Sends `request` as it is on a new socket to `address:port` and reads the answer until the server closes. */
-function raw(port: number, request: string, address = '127.0.0.1'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, address);
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const [head = '', ...rest] = text.split('\r\n\r\n');
-      const [statusLine = '', ...headerLines] = head.split('\r\n');
-      const headers = Object.fromEntries(
-        headerLines.map((line) => [
-          line.slice(0, line.indexOf(':')).toLowerCase(),
-          line.slice(line.indexOf(':') + 1).trim(),
-        ]),
-      );
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
-    });
-    socket.setTimeout(5000, () => socket.destroy());
-    // Not end(): a client that half-closes is cut before a file is sent.
-    socket.write(request);
-  });
-}
+const raw = (port: number, request: string, host?: string) => rawRequest(port, request, { host });
 
 const withHost = (port: number, path: string, host: string, address?: string) =>
   raw(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, address);
@@ -151,32 +121,10 @@ describe('the Host policy (DNS rebinding)', () => {
 });
 
 describe('client mistakes in the log', () => {
-  interface Line {
-    level: number;
-    msg: string;
-    client?: string;
-    [key: string]: unknown;
-  }
-
   async function serveWithLog(accessLog: boolean) {
-    const lines: Line[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Line);
-        done();
-      },
-    });
-    const logger = pino({ level: 'debug' }, destination);
-    const config = defaultConfig({
-      port: 0,
-      host: '127.0.0.1',
-      randomSeed: 1,
-      staticDir: 'no-such-dir',
-      store: 'memory',
-      updateInterval: 600_000,
-      accessLog,
-    });
-    return { server: await startServer(config, logger), lines };
+    const { logger, lines } = captureLog('debug');
+    const server = await startTestServer({ updateInterval: 600_000, accessLog, maxConnectionsPerAddress: 20 }, logger);
+    return { server, lines };
   }
 
   /** Sends the head and part of a body, then cuts the connection. */

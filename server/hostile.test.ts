@@ -1,43 +1,16 @@
-import { connect } from 'node:net';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataResponse, MetricsResponse, StartResponse } from './protocol.js';
 import type { RunningServer } from './server.js';
 import { openStream, type StreamClient } from './testing/sseClient.js';
+import { rawRequest, type RawAnswer } from './testing/rawHttp.js';
 import { startTestServer } from './testing/testServer.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 const key = new TextEncoder().encode(SECRET);
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Sends bytes as they are, for requests no well-behaved client would make. */
-function raw(port: number, request: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const [head = '', ...rest] = text.split('\r\n\r\n');
-      const [statusLine = '', ...headerLines] = head.split('\r\n');
-      const headers = Object.fromEntries(
-        headerLines.map((line) => [
-          line.slice(0, line.indexOf(':')).toLowerCase(),
-          line.slice(line.indexOf(':') + 1).trim(),
-        ]),
-      );
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
-    });
-    socket.setTimeout(5000, () => socket.destroy());
-    socket.end(request);
-  });
-}
+type Answer = RawAnswer;
+const raw = (port: number, request: string) => rawRequest(port, request);
 
 async function http(url: string, init?: RequestInit): Promise<Answer> {
   const response = await fetch(url, init);

@@ -1,5 +1,4 @@
 import { mkdtempSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -10,6 +9,7 @@ import { defaultConfig, type Config } from './config.js';
 import type { StartResponse } from './protocol.js';
 import { startServer, type RunningServer } from './server.js';
 import { createSqliteStores } from './store/sqliteStore.js';
+import { captureLog } from './testing/logCapture.js';
 import { openStream } from './testing/sseClient.js';
 import { startTestServer } from './testing/testServer.js';
 
@@ -127,21 +127,8 @@ describe('a token in the URL', () => {
   });
 
   it('never reaches the access log, however its name is spelled', async () => {
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    const config = defaultConfig({
-      port: 0,
-      staticDir: 'no-such-dir',
-      store: 'memory',
-      accessLog: true,
-      authSecret: SECRET,
-    });
-    server = await startServer(config, pino({ level: 'info' }, destination));
+    const { logger, text } = captureLog('info');
+    server = await startTestServer({ accessLog: true, authSecret: SECRET }, logger);
     const token = await tokenOf('alice');
     const id = await startAs(token);
     for (const name of ['access_token', 'access%5Ftoken', '%61ccess_token']) {
@@ -152,7 +139,7 @@ describe('a token in the URL', () => {
     }
     await server.close();
     server = undefined;
-    const log = lines.join('');
+    const log = text();
     expect(log).toContain('[redacted]');
     expect(log).not.toContain(token.split('.')[2]);
   });

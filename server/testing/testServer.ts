@@ -1,12 +1,13 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { defaultConfig, type Config } from '../config.js';
 import { startServer, type RunningServer } from '../server.js';
 
 /**
- * A real server on a free port of 127.0.0.1, quiet unless LIVETABLE_TEST_LOGS
- * is set, with no limit on connections per address unless a test sets one.
+ * A real server on a free port of 127.0.0.1, with no limit on connections per
+ * address unless a test sets one. It logs to `logger` when given, else
+ * nowhere unless LIVETABLE_TEST_LOGS is set.
  */
-export function startTestServer(overrides: Partial<Config> = {}): Promise<RunningServer> {
+export function startTestServer(overrides: Partial<Config> = {}, logger?: Logger): Promise<RunningServer> {
   const config = defaultConfig({
     port: 0,
     host: '127.0.0.1',
@@ -18,6 +19,5 @@ export function startTestServer(overrides: Partial<Config> = {}): Promise<Runnin
     maxConnectionsPerAddress: 10_000,
     ...overrides,
   });
-  const logger = pino({ level: process.env.LIVETABLE_TEST_LOGS ? 'debug' : 'silent' });
-  return startServer(config, logger);
+  return startServer(config, logger ?? pino({ level: process.env.LIVETABLE_TEST_LOGS ? 'debug' : 'silent' }));
 }
