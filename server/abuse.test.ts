@@ -118,6 +118,38 @@ describe('pipelining', () => {
   });
 });
 
+describe('requests pipelined with streams', () => {
+  const until = async (condition: () => Promise<boolean>, what: string) => {
+    const deadline = Date.now() + 5000;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(25);
+    }
+  };
+  const openStreams = async () =>
+    (JSON.parse((await get(`${server!.url}/api/metrics`, '127.0.0.2')).body) as MetricsResponse).total_connections;
+
+  it('give every place back when their connections close: streams behind streams, answers behind a stream', async () => {
+    server = await startTestServer({ seedRows: 1000 });
+    const { session_id } = JSON.parse(
+      (await get(`${server.url}/api/start`, '127.0.0.1', 'POST')).body,
+    ) as StartResponse;
+    const watch = 'GET /api/stream HTTP/1.1\r\nHost: localhost\r\n\r\n';
+    const own = `GET /api/stream/${session_id} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
+    const data = 'GET /api/data HTTP/1.1\r\nHost: localhost\r\n\r\n';
+    const closed: Promise<string>[] = [];
+    const open = async (text: string) => closed.push(collect(await rawSocket(server!.port, '127.0.0.1', text)));
+    for (let i = 0; i < 8; i++) await open(watch.repeat(8));
+    for (let i = 0; i < 4; i++) await open(own.repeat(4));
+    for (let i = 0; i < 4; i++) await open(watch + data.repeat(7));
+    // What was pipelined behind a stream cuts its connection.
+    await Promise.all(closed);
+    await until(async () => (await openStreams()) === 0, 'every place given back');
+    // Nobody is locked out.
+    expect(statusOf(await firstBytes(await rawSocket(server.port, '127.0.0.3', watch)))).toBe(200);
+  });
+});
+
 describe('connections per address', () => {
   it('one address gets 429 past --max-connections-per-address; another still gets in; a closed one frees its place', async () => {
     server = await startTestServer({ maxConnectionsPerAddress: 3, maxConnections: 50, heartbeatInterval: 600_000 });
@@ -218,6 +250,22 @@ describe('slow clients', () => {
     // Printed, not asserted: timings on a shared machine are for reading.
     console.info(`GET /api/data alone: ${line(alone)}; under 200 slow clients: ${line(meanwhile)}`);
   }, 30_000);
+});
+
+describe('refused starts', () => {
+  it('cost no rate token: a start refused for a session limit leaves the address its burst', async () => {
+    server = await startTestServer({ startBurst: 3, startRate: 1, maxSessionsPerAddress: 1, updateInterval: 600_000 });
+    const start = () => get(`${server!.url}/api/start`, '127.0.0.1', 'POST');
+    const first = await start();
+    expect(first.status).toBe(200);
+    for (let i = 0; i < 5; i++) {
+      expect(JSON.parse((await start()).body)).toMatchObject({ code: 'too_many_address_sessions' });
+    }
+    const { session_id } = JSON.parse(first.body) as StartResponse;
+    expect((await get(`${server.url}/api/stop/${session_id}`, '127.0.0.1', 'POST')).status).toBe(200);
+    // One token spent of three: the next start is granted.
+    expect((await start()).status).toBe(200);
+  });
 });
 
 describe('a fair share for every address', () => {

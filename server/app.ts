@@ -204,7 +204,8 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
   const streamAuth: Middleware =
     config.streamAuth === 'owner' ? requireBearer(authOptions, { query: true }) : (_req, _res, next) => next();
   const body = jsonBody(config.maxBody);
-  const startLimit = startRateLimit(tokenBucket({ perMinute: config.startRate, burst: config.startBurst, now }));
+  const starts = tokenBucket({ perMinute: config.startRate, burst: config.startBurst, now });
+  const startLimit = startRateLimit(starts);
 
   app.get('/api/data', (_req, res) => {
     const body: DataResponse = {
@@ -221,7 +222,14 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
   // so no answer goes out over a half-read request; the rate limit counts
   // only requests that would start a session.
   app.post('/api/start', body, auth, startLimit, (req, res) => {
-    const session = sessions.start({ address: clientAddress(req), owner: authOwner(req) ?? null });
+    let session;
+    try {
+      session = sessions.start({ address: clientAddress(req), owner: authOwner(req) ?? null });
+    } catch (err) {
+      // A start refused by a session limit started nothing: it costs no rate token.
+      starts.refund(clientAddress(req));
+      throw err;
+    }
     const body: StartResponse = {
       status: 'success',
       session_id: session.id,
@@ -252,6 +260,13 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     connect: (cursor: number | undefined, open: () => SseStream) => () => void,
   ) => {
     const full = fullMode(req);
+    // A stream pipelined behind another answer on its connection could start
+    // only once that one is done, and streams are never done: cut it rather
+    // than hold a place that cannot be used.
+    if (res.socket === null) {
+      req.socket.destroy();
+      return;
+    }
     // A full stream's events carry the table as it is when sent, which is
     // wrong for replayed changes: it resumes with a fresh init instead.
     const cursor = full ? (resumeCursor(req), undefined) : resumeCursor(req);

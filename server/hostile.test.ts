@@ -207,6 +207,41 @@ describe('a hostile-input corpus', () => {
     ],
     ['garbage request line', () => raw(server.port, 'GARBAGE\r\n\r\n'), 400, 'bad_request'],
     [
+      'HTTP/1.1 without Host',
+      () => raw(server.port, 'GET /api/data HTTP/1.1\r\nConnection: close\r\n\r\n'),
+      400,
+      'invalid_host',
+    ],
+    [
+      'two Host headers',
+      () =>
+        raw(
+          server.port,
+          'GET /api/data HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nConnection: close\r\n\r\n',
+        ),
+      400,
+      'invalid_host',
+    ],
+    [
+      'an absolute-form target naming a foreign host',
+      () =>
+        raw(server.port, 'GET http://evil.example/api/data HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
+      403,
+      'host_not_allowed',
+    ],
+    [
+      'an absolute-form target naming this server',
+      () => raw(server.port, 'GET http://localhost/api/data HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
+      200,
+      '',
+    ],
+    [
+      'a target that is neither a path nor a URL',
+      () => raw(server.port, 'OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
+      400,
+      'bad_request',
+    ],
+    [
       'a Host this server does not answer for (DNS rebinding)',
       () => raw(server.port, 'GET /api/data HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n'),
       403,
@@ -363,7 +398,16 @@ describe('a hostile-input corpus', () => {
   });
 
   it('sends the security headers on every kind of answer', async () => {
-    for (const answer of [await get('/api/data'), await get('/api/nope'), await rawGet('/../x')]) {
+    const answers = [
+      await get('/api/data'),
+      await get('/api/nope'),
+      await rawGet('/../x'),
+      // Refused by the HTTP parser, before the app: written raw.
+      await raw(server.port, 'GARBAGE\r\n\r\n'),
+      // A target the app never routes.
+      await raw(server.port, 'OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
+    ];
+    for (const answer of answers) {
       expect(answer.headers['content-security-policy']).toContain("frame-ancestors 'none'");
       expect(answer.headers['x-content-type-options']).toBe('nosniff');
       expect(answer.headers['referrer-policy']).toBe('no-referrer');

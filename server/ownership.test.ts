@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -63,6 +64,30 @@ describe('with auth on, a session belongs to the subject that started it', () =>
     // Bob's refused stop changed nothing: the session runs until Alice stops it.
     expect(await call(`/api/stop/${id}`, alice, 'POST')).toMatchObject({ status: 200, body: { outcome: 'stopped' } });
     await byHeader.waitFor((event) => event.type === 'end');
+  });
+
+  it('gives a stream’s place back when its client leaves while the token is checked', async () => {
+    server = await startTestServer({ authSecret: SECRET, updateInterval: 600_000, maxConnectionsPerSession: 5 });
+    const token = await tokenOf('alice');
+    const id = await startAs(token);
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = connect(server!.port, '127.0.0.1', () => {
+          socket.write(`GET /api/stream/${id}?access_token=${token} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+          socket.destroy();
+          resolve();
+        });
+      });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const metrics = (await call('/api/metrics')).body;
+    expect(metrics.total_connections).toBe(0);
+    // Its owner can still open its five streams.
+    const streams = await Promise.all(
+      Array.from({ length: 5 }, () => openStream(`${server!.url}/api/stream/${id}?access_token=${token}`)),
+    );
+    for (const stream of streams) expect(stream.status).toBe(200);
+    for (const stream of streams) stream.close();
   });
 
   it('--stream-auth session-id lets the id alone open its stream, and still only its owner stop it', async () => {

@@ -78,7 +78,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
   // Node checks its request timeouts on this period; its default (30 s) would
   // let a slow client hold on well past --headers-timeout.
-  const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS });
+  // A request without Host reaches the app, which answers it in JSON.
+  const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS, requireHostHeader: false });
   server.headersTimeout = config.headersTimeout;
   server.requestTimeout = config.requestTimeout;
   const limits = limitConnections(server, app.handler as RequestListener, {

@@ -1,3 +1,5 @@
+import { SECURITY_HEADERS } from './guards.js';
+
 /** A refusal written straight to a connection, before or outside any response object. */
 export interface RawRefusal {
   status: number;
@@ -55,7 +57,7 @@ export function rawAnswer({ status, reason, code, message, headers = {} }: RawRe
     `HTTP/1.1 ${status} ${reason}`,
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    ...Object.entries({ ...SECURITY_HEADERS, ...headers }).map(([name, value]) => `${name}: ${value}`),
     'Connection: close',
     '',
     body,

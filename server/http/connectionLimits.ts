@@ -2,6 +2,9 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
 import type { Socket } from 'node:net';
 import { clientKey } from './clientAddress.js';
 import { BODY_CUT_OFF, rawAnswer, refusalOf, type RawRefusal } from './clientErrors.js';
+import { SECURITY_HEADERS } from './guards.js';
+import { HttpError, sendError } from './httpError.js';
+import { eventStreams } from './sse.js';
 
 /** Seconds a client refused for holding too many connections should wait: a back-off. */
 const RETRY_AFTER_S = 5;
@@ -9,6 +12,27 @@ const RETRY_AFTER_S = 5;
 const LINGER_MS = 1000;
 /** Errors of a client that left: nothing to answer, nothing to log. */
 const GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/**
+ * Turns an absolute-form target (`GET http://host/path`, which servers must
+ * accept) into the path the app routes on, its authority becoming `Host` as
+ * RFC 9112 says, so the Host check sees it. False for a target that is
+ * neither a path nor an http URL.
+ */
+function originForm(req: IncomingMessage): boolean {
+  const target = req.url ?? '';
+  if (target.startsWith('/')) return true;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return false;
+  }
+  if (!/^https?:$/.test(url.protocol) || url.host === '') return false;
+  req.headers.host = url.host;
+  req.url = `${url.pathname}${url.search}`;
+  return true;
+}
 
 export interface ConnectionLimitOptions {
   /** Open connections one client (see clientKey) may hold, streaming or not. */
@@ -113,6 +137,11 @@ export function limitConnections(server: Server, handler: RequestListener, optio
     const state = states.get(socket);
     // The parser may still hand over requests it had read before a refusal.
     if (state === undefined || state.refused || socket.destroyed) return;
+    const [current] = state.inFlight;
+    // Anything behind an event stream would wait for ever, holding its answer.
+    if (current !== undefined && eventStreams.has(current)) {
+      return cut(socket, state, 'pipelined_behind_stream', 'connection cut: requests pipelined behind a stream');
+    }
     if (state.inFlight.size >= options.maxInFlight) {
       return cut(socket, state, 'too_many_pipelined', 'connection cut: too many pipelined requests');
     }
@@ -121,6 +150,12 @@ export function limitConnections(server: Server, handler: RequestListener, optio
     }
     state.inFlight.add(res);
     res.once('close', () => state.inFlight.delete(res));
+    if (!originForm(req)) {
+      return sendError(
+        res,
+        new HttpError(400, 'bad_request', 'The request target must be a path or an http URL.', SECURITY_HEADERS),
+      );
+    }
     handler(req, res);
   };
 

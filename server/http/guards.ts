@@ -21,7 +21,7 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const SECURITY_HEADERS: Record<string, string> = {
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy': CONTENT_SECURITY_POLICY,
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
@@ -61,8 +61,8 @@ function canonicalHost(raw: string): string | undefined {
  * turns into 127.0.0.1 after the page has loaded). Allowed on any port:
  * localhost, 127.0.0.1, [::1], the listen address unless it is a wildcard
  * (0.0.0.0, ::), and --allowed-hosts, where `.example.com` is example.com and
- * every name under it. A request without `Host` (HTTP/1.0; Node refuses
- * HTTP/1.1 without one) names nothing to rebind and passes.
+ * every name under it. An HTTP/1.0 request without `Host` names nothing to
+ * rebind and passes; an HTTP/1.1 one, or one with two, is 400 `invalid_host`.
  */
 export function hostPolicy({ allowedHosts, host }: { allowedHosts: readonly string[]; host: string }): Middleware {
   const exact = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -78,7 +78,13 @@ export function hostPolicy({ allowedHosts, host }: { allowedHosts: readonly stri
   const allowed = (name: string) => exact.has(name) || suffixes.some((suffix) => name.endsWith(suffix));
   return (req, _res, next) => {
     const header = req.headers.host;
-    if (header === undefined) return next();
+    if (header === undefined) {
+      if (req.httpVersion === '1.0') return next();
+      throw new HttpError(400, 'invalid_host', 'An HTTP/1.1 request must name its host in one Host header.');
+    }
+    if ((req.headersDistinct.host?.length ?? 0) > 1) {
+      throw new HttpError(400, 'invalid_host', 'A request must have one Host header, not several.');
+    }
     const match = HOST_HEADER.exec(header);
     const name = match ? canonicalHost(match[1]!) : undefined;
     if (name === undefined || !allowed(name)) {
@@ -288,6 +294,11 @@ export function tokenBucket({ perMinute, burst, now }: { perMinute: number; burs
         return 0;
       }
       return Math.ceil(((1 - bucket.tokens) * 60) / perMinute);
+    },
+    /** Gives back a token taken for something that was then refused. */
+    refund(key: string): void {
+      const bucket = buckets.get(key);
+      if (bucket !== undefined) bucket.tokens = Math.min(burst, bucket.tokens + 1);
     },
     /** Addresses remembered now. */
     get size() {

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StreamEvent } from '../protocol.js';
 
+/** Responses that are event streams: they never end, so nothing can be pipelined behind them. */
+export const eventStreams = new WeakSet<ServerResponse>();
+
 /** Milliseconds a client waits before it reconnects, sent as the stream's first line. */
 export const RETRY_MS = 1000;
 
@@ -85,17 +88,25 @@ export class SseStream implements Sink {
     req.socket.setNoDelay(true);
     // Finds peers that vanished without a FIN (a pulled cable, a dead NAT entry).
     req.socket.setKeepAlive(true, KEEPALIVE_MS);
+    eventStreams.add(res);
     res.writeHead(200, SSE_HEADERS);
     res.write(`retry: ${RETRY_MS}\n\n`);
     res.on('drain', () => {
       this.allowance = 0;
       this.queued = 0;
     });
-    res.once('close', () => {
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
       this.closed = true;
       this.queued = 0;
       options.onClose();
-    });
+    };
+    res.once('close', finish);
+    // A client may leave while the request waited (a token check): its
+    // 'close' has come and gone. Told after the opener has its stream.
+    if (req.socket.destroyed) queueMicrotask(finish);
   }
 
   send(text: string, count: number): boolean {
