@@ -33,7 +33,7 @@ setInterval(() => {
       message: `更新了用户 ${names[seq % names.length]}`,
       timestamp: new Date().toISOString(),
       generation_count: seq,
-      session_id: 'BaselineSession0',
+      origin: 's-0123456789ab',
     };
     const frame = `id: ${seq}\ndata: ${JSON.stringify(event)}\n\n`;
     for (const res of clients) res.write(frame);
