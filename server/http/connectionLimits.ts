@@ -10,6 +10,15 @@ import { eventStreams } from './sse.js';
 const RETRY_AFTER_S = 5;
 /** How long a refused connection may take to read its answer before it is cut. */
 const LINGER_MS = 1000;
+/**
+ * How long a client whose connection was cut for pipelining is cut off: its
+ * new connections are closed as they come, before a byte is read, so a
+ * flood of pipelined requests costs the parser one read, not one per
+ * reconnect.
+ */
+const CUT_OFF_MS = 10_000;
+/** Clients cut off at once, at most; past this the oldest is forgiven early. */
+const MAX_CUT_OFF = 10_000;
 /** Errors of a client that left: nothing to answer, nothing to log. */
 const GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
@@ -71,6 +80,17 @@ interface ConnectionState {
 export function limitConnections(server: Server, handler: RequestListener, options: ConnectionLimitOptions) {
   const perClient = new Map<string, number>();
   const states = new WeakMap<Socket, ConnectionState>();
+  // Client → when its cut-off ends, in the order they were cut off.
+  const cutOff = new Map<string, number>();
+
+  const isCutOff = (client: string): boolean => {
+    const t = Date.now();
+    for (const [key, until] of cutOff) {
+      if (until > t && cutOff.size <= MAX_CUT_OFF) break;
+      cutOff.delete(key);
+    }
+    return cutOff.has(client);
+  };
 
   /** Writes `refusal` and closes the connection once the client has it. */
   const answerAndClose = (socket: Socket, state: ConnectionState, refusal: RawRefusal) => {
@@ -82,14 +102,23 @@ export function limitConnections(server: Server, handler: RequestListener, optio
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   };
 
-  const cut = (socket: Socket, state: ConnectionState, code: string, note: string) => {
+  /** Cuts a connection for what its client did; pipelining abuse cuts the client off for a while. */
+  const cut = (socket: Socket, state: ConnectionState, code: string, note: string, cutOffToo = false) => {
     state.refused = true;
     options.onRefused(state.client, code, note);
+    if (cutOffToo) {
+      cutOff.delete(state.client);
+      cutOff.set(state.client, Date.now() + CUT_OFF_MS);
+    }
     socket.destroy();
   };
 
   server.on('connection', (socket: Socket) => {
     const client = clientKey(socket.remoteAddress);
+    if (cutOff.size > 0 && isCutOff(client)) {
+      options.onRefused(client, 'cut_off', 'connection closed: its client is cut off for pipelining');
+      return void socket.destroy();
+    }
     const open = (perClient.get(client) ?? 0) + 1;
     perClient.set(client, open);
     const state: ConnectionState = { client, inFlight: new Set(), refused: false };
@@ -140,13 +169,13 @@ export function limitConnections(server: Server, handler: RequestListener, optio
     const [current] = state.inFlight;
     // Anything behind an event stream would wait for ever, holding its answer.
     if (current !== undefined && eventStreams.has(current)) {
-      return cut(socket, state, 'pipelined_behind_stream', 'connection cut: requests pipelined behind a stream');
+      return cut(socket, state, 'pipelined_behind_stream', 'connection cut: requests pipelined behind a stream', true);
     }
     if (state.inFlight.size >= options.maxInFlight) {
-      return cut(socket, state, 'too_many_pipelined', 'connection cut: too many pipelined requests');
+      return cut(socket, state, 'too_many_pipelined', 'connection cut: too many pipelined requests', true);
     }
     if (queuedBytes(socket, state) > options.maxQueued) {
-      return cut(socket, state, 'unread_answers', 'connection cut: asks for more while its answers go unread');
+      return cut(socket, state, 'unread_answers', 'connection cut: asks for more while its answers go unread', true);
     }
     state.inFlight.add(res);
     res.once('close', () => state.inFlight.delete(res));
@@ -161,6 +190,11 @@ export function limitConnections(server: Server, handler: RequestListener, optio
 
   return {
     listener: limited,
+    /** Clients cut off now for pipelining. */
+    get cutOff(): number {
+      isCutOff('');
+      return cutOff.size;
+    },
     /** Clients with a connection open now. */
     get clients(): number {
       return perClient.size;
