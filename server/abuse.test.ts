@@ -184,6 +184,30 @@ describe('connections per address', () => {
     await sleep(100);
     expect((await get(`${server.url}/api/data`)).status).toBe(200);
   });
+
+  it('a connection answered 429 that pipelines on is cut, and its address cut off for --pipeline-cut-off', async () => {
+    server = await startTestServer({ maxConnectionsPerAddress: 1, pipelineCutOff: 600_000 });
+    const { port } = server;
+    await rawSocket(port, '127.0.0.1');
+    const over = await rawSocket(port, '127.0.0.1', 'GET /api/data HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(50));
+    expect(statusOf(await collect(over))).toBe(429);
+    // Cut off: a fresh connection from that address is closed before it is read.
+    sockets.splice(0).forEach((socket) => socket.destroy());
+    await sleep(100);
+    expect(await collect(await rawSocket(port, '127.0.0.1', 'GET /api/data HTTP/1.1\r\nHost: localhost\r\n\r\n'))).toBe(
+      '',
+    );
+    expect((await get(`${server.url}/api/data`, '127.0.0.2')).status).toBe(200);
+  });
+
+  it('--pipeline-cut-off 0 cuts the connection but not its address', async () => {
+    server = await startTestServer({ maxPipelined: 2, pipelineCutOff: 0 });
+    const cut = await rawSocket(server.port, '127.0.0.1');
+    const closed = collect(cut);
+    cut.write('GET /api/data HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(10));
+    await closed;
+    expect((await get(`${server.url}/api/data`)).status).toBe(200);
+  });
 });
 
 describe('slow clients', () => {

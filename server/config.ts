@@ -36,6 +36,8 @@ export interface Config {
   maxSessionsPerAddress: number;
   /** Requests one connection may have in flight (pipelined) before it is cut. */
   maxPipelined: number;
+  /** Milliseconds a client cut for pipelining has its new connections closed unread; 0 never. */
+  pipelineCutOff: number;
   /** Milliseconds a client may take to send a request's headers (408 after). */
   headersTimeout: number;
   /** Milliseconds a client may take to send a whole request, body included (408 after). */
@@ -319,6 +321,14 @@ const OPTIONS = [
     meta: 'N',
     help: 'Requests one connection may have in flight before it is cut (browsers never pipeline)',
     parse: integer(1, 1000),
+  }),
+  spec({
+    key: 'pipelineCutOff',
+    flag: 'pipeline-cut-off',
+    fallback: '10000',
+    meta: 'MS',
+    help: 'How long an address cut for pipelining has new connections closed unread (0: never)',
+    parse: integer(0, MAX_MS),
   }),
   spec({
     key: 'headersTimeout',

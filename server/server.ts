@@ -85,6 +85,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const limits = limitConnections(server, app.handler as RequestListener, {
     maxPerAddress: config.maxConnectionsPerAddress,
     maxInFlight: config.maxPipelined,
+    cutOffMs: config.pipelineCutOff,
     maxQueued: config.maxBuffer,
     onRefused: (client, code, note) => mistakes.log(client, code, note),
   });

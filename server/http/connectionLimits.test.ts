@@ -29,7 +29,7 @@ describe('limitConnections', () => {
       (_req, res) => {
         res.end('ok');
       },
-      { maxPerAddress: 5, maxInFlight: 8, maxQueued: 1024, onRefused: () => undefined },
+      { maxPerAddress: 5, maxInFlight: 8, maxQueued: 1024, cutOffMs: 0, onRefused: () => undefined },
     );
     server.on('request', limits.listener);
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
@@ -53,6 +53,7 @@ describe('limitConnections', () => {
       maxPerAddress: 5,
       maxInFlight: 4,
       maxQueued: 1024,
+      cutOffMs: 0,
       onRefused: (_client, code) => refused.push(code),
     });
     server.on('request', limits.listener);

@@ -10,13 +10,6 @@ import { eventStreams } from './sse.js';
 const RETRY_AFTER_S = 5;
 /** How long a refused connection may take to read its answer before it is cut. */
 const LINGER_MS = 1000;
-/**
- * How long a client whose connection was cut for pipelining is cut off: its
- * new connections are closed as they come, before a byte is read, so a
- * flood of pipelined requests costs the parser one read, not one per
- * reconnect.
- */
-const CUT_OFF_MS = 10_000;
 /** Clients cut off at once, at most; past this the oldest is forgiven early. */
 const MAX_CUT_OFF = 10_000;
 /** Errors of a client that left: nothing to answer, nothing to log. */
@@ -57,6 +50,13 @@ export interface ConnectionLimitOptions {
    * request. One answer may be larger; the next request on it is refused.
    */
   maxQueued: number;
+  /**
+   * Milliseconds a client whose connection was cut for pipelining is cut
+   * off: its new connections are closed as they come, before a byte is read,
+   * so a flood of pipelined requests costs the parser one read, not one per
+   * reconnect. 0: never.
+   */
+  cutOffMs: number;
   /** Told of each connection refused or cut for what its client did. */
   onRefused: (client: string, code: string, note: string) => void;
 }
@@ -67,6 +67,8 @@ interface ConnectionState {
   inFlight: Set<ServerResponse>;
   /** Answered and closing: requests that still arrive on it are ignored. */
   refused: boolean;
+  /** Requests that arrived after it was answered 429; a second is pipelining. */
+  ignored: number;
 }
 
 /**
@@ -106,9 +108,9 @@ export function limitConnections(server: Server, handler: RequestListener, optio
   const cut = (socket: Socket, state: ConnectionState, code: string, note: string, cutOffToo = false) => {
     state.refused = true;
     options.onRefused(state.client, code, note);
-    if (cutOffToo) {
+    if (cutOffToo && options.cutOffMs > 0) {
       cutOff.delete(state.client);
-      cutOff.set(state.client, Date.now() + CUT_OFF_MS);
+      cutOff.set(state.client, Date.now() + options.cutOffMs);
     }
     socket.destroy();
   };
@@ -121,7 +123,7 @@ export function limitConnections(server: Server, handler: RequestListener, optio
     }
     const open = (perClient.get(client) ?? 0) + 1;
     perClient.set(client, open);
-    const state: ConnectionState = { client, inFlight: new Set(), refused: false };
+    const state: ConnectionState = { client, inFlight: new Set(), refused: false, ignored: 0 };
     states.set(socket, state);
     socket.once('close', () => {
       const left = (perClient.get(client) ?? 1) - 1;
@@ -164,8 +166,13 @@ export function limitConnections(server: Server, handler: RequestListener, optio
   const limited: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     const state = states.get(socket);
-    // The parser may still hand over requests it had read before a refusal.
-    if (state === undefined || state.refused || socket.destroyed) return;
+    if (state === undefined || socket.destroyed) return;
+    if (state.refused) {
+      // The request a client sent before it read its 429 is fine; more than
+      // one is pipelining past a refusal, which would dodge every bound.
+      if (++state.ignored > 1) cut(socket, state, 'too_many_pipelined', 'connection cut: pipelines past a 429', true);
+      return;
+    }
     const [current] = state.inFlight;
     // Anything behind an event stream would wait for ever, holding its answer.
     if (current !== undefined && eventStreams.has(current)) {
