@@ -8,7 +8,6 @@ import type { Config } from './config.js';
 import { authOwner, requireBearer } from './http/auth.js';
 import { clientKey } from './http/clientAddress.js';
 import {
-  clientMistake,
   hostPolicy,
   jsonBody,
   originPolicy,
@@ -18,6 +17,7 @@ import {
   startRateLimit,
   tokenBucket,
 } from './http/guards.js';
+import { clientMistake } from './http/clientErrors.js';
 import { clientMistakeLog } from './http/clientMistakes.js';
 import { HttpError, sendError, sendJson } from './http/httpError.js';
 import { SseStream } from './http/sse.js';

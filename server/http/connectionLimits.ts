@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { clientKey } from './clientAddress.js';
-import { BODY_CUT_OFF, rawAnswer, refusalOf, type RawRefusal } from './clientErrors.js';
+import { BODY_CUT_OFF, CLIENT_GONE, rawAnswer, refusalOf, type RawRefusal } from './clientErrors.js';
 import { SECURITY_HEADERS } from './guards.js';
 import { HttpError, sendError } from './httpError.js';
 import { eventStreams } from './sse.js';
@@ -12,8 +12,6 @@ const RETRY_AFTER_S = 5;
 const LINGER_MS = 1000;
 /** Clients cut off at once, at most; past this the oldest is forgiven early. */
 const MAX_CUT_OFF = 10_000;
-/** Errors of a client that left: nothing to answer, nothing to log. */
-const GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 /**
  * Turns an absolute-form target (`GET http://host/path`, which servers must
@@ -99,7 +97,7 @@ export function limitConnections(server: Server, handler: RequestListener, optio
     state.refused = true;
     options.onRefused(state.client, refusal.code, refusal.note);
     if (!socket.writable) return void socket.destroy();
-    socket.end(rawAnswer(refusal));
+    socket.end(rawAnswer(refusal, SECURITY_HEADERS));
     // Ending only half-closes: a client that never closes its side is cut.
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   };
@@ -144,7 +142,7 @@ export function limitConnections(server: Server, handler: RequestListener, optio
 
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     const state = states.get(socket);
-    if (state === undefined || state.refused || GONE.has(error.code ?? '')) return void socket.destroy();
+    if (state === undefined || state.refused || CLIENT_GONE.has(error.code ?? '')) return void socket.destroy();
     const [current] = state.inFlight;
     if (current === undefined) return answerAndClose(socket, state, refusalOf(error));
     // A request is being answered. If it is the one whose body broke, it has
@@ -197,11 +195,6 @@ export function limitConnections(server: Server, handler: RequestListener, optio
 
   return {
     listener: limited,
-    /** Clients cut off now for pipelining. */
-    get cutOff(): number {
-      isCutOff('');
-      return cutOff.size;
-    },
     /** Clients with a connection open now. */
     get clients(): number {
       return perClient.size;

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Middleware } from 'polka';
 import { clientKey } from './clientAddress.js';
+import { bodyCutOff } from './clientErrors.js';
 import { HttpError } from './httpError.js';
 
 /**
@@ -179,47 +180,6 @@ export function jsonBody(limit: number): Middleware {
     req.body = body;
     return next();
   };
-}
-
-/** Error codes of a connection the client cut or a request Node's HTTP parser could not read. */
-const CUT_OFF_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
-
-/**
- * A request the client broke off or garbled: a 400 to the client (if it still
- * listens) and a line in the client-mistake log, never an error with a stack.
- */
-export class ClientMistake extends HttpError {
-  override name = 'ClientMistake';
-  constructor(
-    code: string,
-    message: string,
-    /** What the log says, in the server's words. */
-    readonly note: string,
-    override readonly cause?: unknown,
-  ) {
-    super(400, code, message);
-  }
-}
-
-const bodyCutOff = (cause?: unknown) =>
-  new ClientMistake(
-    'invalid_body',
-    'The request body was cut off or is not valid HTTP.',
-    'request body cut off or not valid HTTP',
-    cause,
-  );
-
-/**
- * The client mistake an error thrown while handling a request stands for, if
- * it is one: a ClientMistake, or a Node error of a cut connection (ECONNRESET
- * and the like) or of the HTTP parser (HPE_*) that reached the handler unmapped.
- */
-export function clientMistake(error: unknown): ClientMistake | undefined {
-  if (error instanceof ClientMistake) return error;
-  if (error instanceof HttpError || !(error instanceof Error)) return undefined;
-  const code = (error as NodeJS.ErrnoException).code;
-  if (typeof code === 'string' && (CUT_OFF_CODES.has(code) || code.startsWith('HPE_'))) return bodyCutOff(error);
-  return undefined;
 }
 
 /**
