@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { ChangeEvent, Row } from '../protocol.js';
 import { originOf } from '../sessions/origin.js';
 import type { NewRow } from '../table/rows.js';
+import { DataDirInUse, lockDataDir, type DataDirLock } from './dataDirLock.js';
 import { REMEMBERED_ENDED, type SessionRecord, type SessionStore } from './sessionStore.js';
 import { createStoreCore } from './storeCore.js';
 import type { TableStore } from './tableStore.js';
@@ -38,11 +39,15 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS sessions_ended ON sessions (ended_at) WHERE ended_at IS NOT NULL;
 `;
 
-function openDatabase(dataDir: string): Database.Database {
+/** Takes the data directory for this process (see dataDirLock.ts), then opens and checks its database. */
+function openDatabase(dataDir: string): { db: Database.Database; lock: DataDirLock } {
+  let lock: DataDirLock;
   try {
     mkdirSync(dataDir, { recursive: true });
     accessSync(dataDir, constants.W_OK);
+    lock = lockDataDir(dataDir);
   } catch (error) {
+    if (error instanceof DataDirInUse) throw new StorageError(error.message);
     throw new StorageError(`data directory ${dataDir} is not usable: ${(error as Error).message}`);
   }
   const file = join(dataDir, DATABASE_FILE);
@@ -62,9 +67,10 @@ function openDatabase(dataDir: string): Database.Database {
     if (schema !== undefined && schema !== SCHEMA_VERSION) {
       throw new Error(`schema version ${schema} is not ${SCHEMA_VERSION}`);
     }
-    return db;
+    return { db, lock };
   } catch (error) {
     db?.close();
+    lock.release();
     throw new StorageError(`cannot use ${file}: ${(error as Error).message}`);
   }
 }
@@ -96,7 +102,7 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
   table: TableStore;
   sessions: SessionStore;
 } {
-  const db = openDatabase(dataDir);
+  const { db, lock } = openDatabase(dataDir);
   if (maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(maxPageCount)}`);
   const getMeta = db.prepare<[string], number>(`SELECT value FROM meta WHERE key = ?`).pluck();
   const setMeta = db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?)
@@ -145,7 +151,10 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
     historyLimit: history,
     state,
     persist: (change, written, sessionId) => persist(change, written, sessionId),
-    close: () => db.close(),
+    close: () => {
+      db.close();
+      lock.release();
+    },
   });
 
   const addSession = db.prepare(`INSERT INTO sessions (id, started_at, deadline, generated, address, owner)
