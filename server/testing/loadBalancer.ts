@@ -1,0 +1,191 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './childServer.js';
+
+export interface LoadBalancer {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  port: number;
+  /** The haproxy master's pid; its worker exits with it. */
+  pid: number;
+  /** The end of haproxy's output: its log (a line per request, server state changes) and its warnings. */
+  readonly output: string;
+  /** SIGTERM to the master (haproxy's hard stop); resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** The configuration operators deploy; the tests run it with only the addresses changed. */
+export const HAPROXY_CONFIG = fileURLToPath(new URL('../../deploy/haproxy.cfg', import.meta.url));
+
+const INSTALL_HINT =
+  'The cluster tests need a real haproxy: install it (Debian/Ubuntu: `apt-get install haproxy`) ' +
+  'or set HAPROXY_PATH to a haproxy binary.';
+const READY_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 10_000;
+const OUTPUT_KEPT = 65_536;
+
+// Whatever a test leaves running or on disk goes when the test process ends,
+// also when its runner ends it with SIGTERM, as vitest does with its workers.
+const running = new Set<ChildProcess>();
+const madeDirs = new Set<string>();
+function cleanUp(): void {
+  for (const child of running) child.kill('SIGKILL');
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+}
+process.once('exit', cleanUp);
+process.once('SIGTERM', () => {
+  cleanUp();
+  // Then die of the signal as if nobody had listened, unless another listener handles it.
+  if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM');
+});
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function haproxyBinary(): string {
+  const fromEnv = process.env.HAPROXY_PATH;
+  if (fromEnv) {
+    if (executable(fromEnv)) return fromEnv;
+    throw new Error(`HAPROXY_PATH=${fromEnv} is not an executable file. ${INSTALL_HINT}`);
+  }
+  const candidates = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((dir) => join(dir, 'haproxy'));
+  const found = [...candidates, '/usr/sbin/haproxy'].find(executable);
+  if (found === undefined) throw new Error(`haproxy not found on PATH. ${INSTALL_HINT}`);
+  return found;
+}
+
+/**
+ * The operators' configuration with its one `bind` line and its `server` lines
+ * replaced; everything else stays as written.
+ */
+export function renderConfig(template: string, port: number, backends: readonly number[]): string {
+  const lines = template.split('\n');
+  const binds = lines.filter((line) => /^\s*bind\s/.test(line));
+  if (binds.length !== 1) throw new Error(`${HAPROXY_CONFIG} must have one bind line to replace, not ${binds.length}`);
+  const firstServer = lines.findIndex((line) => /^\s*server\s/.test(line));
+  if (firstServer < 0) throw new Error(`${HAPROXY_CONFIG} has no server lines to replace`);
+  const indent = /^\s*/.exec(lines[firstServer]!)![0];
+  const servers = backends.map((backend, i) => `${indent}server node${i + 1} 127.0.0.1:${backend}`);
+  return lines
+    .flatMap((line, i) => {
+      if (i === firstServer) return servers;
+      if (/^\s*server\s/.test(line)) return [];
+      return [line.replace(/^(\s*)bind\s.*$/, `$1bind 127.0.0.1:${port}`)];
+    })
+    .join('\n');
+}
+
+/** Refuses a configuration that haproxy rejects or warns about, with haproxy's own words. */
+function checkConfig(binary: string, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(binary, ['-c', '-dW', '-f', file], (error, stdout, stderr) => {
+      if (error) reject(new Error(`haproxy rejects ${HAPROXY_CONFIG} (rendered to ${file}):\n${stdout}${stderr}`));
+      else resolve();
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    // A process that never started reports an error and may never report an exit.
+    child.once('error', () => child.pid === undefined && resolve());
+  });
+}
+
+async function launch(binary: string, backends: readonly number[], dir: string): Promise<LoadBalancer> {
+  const port = await freePort();
+  const file = join(dir, 'haproxy.cfg');
+  writeFileSync(file, renderConfig(readFileSync(HAPROXY_CONFIG, 'utf8'), port, backends));
+  await checkConfig(binary, file);
+
+  // -db keeps it in the foreground, so its pid is this child's and it dies with a stop.
+  const child = spawn(binary, ['-W', '-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-OUTPUT_KEPT));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  child.on('error', (error) => keep(Buffer.from(`\n${error.message}`)));
+  const exited = exitOf(child).then(() => void running.delete(child));
+  let gone = false;
+  void exited.then(() => (gone = true));
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!gone && !(await accepts(port))) {
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`haproxy did not accept connections on port ${port} within ${READY_TIMEOUT_MS} ms:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  if (gone) throw new Error(`haproxy exited before listening on port ${port}:\n${output}`);
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid!,
+    get output() {
+      return output;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_TIMEOUT_MS)));
+      const outcome = await Promise.race([exited, late]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        child.kill('SIGKILL');
+        await exited;
+        throw new Error(`haproxy pid ${child.pid} ignored SIGTERM for ${STOP_TIMEOUT_MS} ms; killed it:\n${output}`);
+      }
+      rmSync(dir, { recursive: true, force: true });
+      madeDirs.delete(dir);
+    },
+  };
+}
+
+/**
+ * Starts a real haproxy with deploy/haproxy.cfg on a free loopback port in
+ * front of `backends` (ports on 127.0.0.1), resolving once the port accepts connections.
+ */
+export async function startLoadBalancer(backends: readonly number[]): Promise<LoadBalancer> {
+  if (backends.length === 0) throw new Error('startLoadBalancer needs at least one backend port');
+  const binary = haproxyBinary();
+  const dir = mkdtempSync(join(tmpdir(), 'livetable-haproxy-'));
+  madeDirs.add(dir);
+  // Another process may take a probed port before haproxy binds it: try a fresh one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(binary, backends, dir);
+    } catch (error) {
+      if (attempt === 3 || (error instanceof Error && error.message.startsWith('haproxy rejects'))) throw error;
+    }
+  }
+}
