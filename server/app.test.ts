@@ -355,7 +355,9 @@ describe('resume', () => {
     server.server.closeAllConnections();
     const { store } = server;
     const meta = { session_id: 'OtherWriter00000', generation_count: 1, timestamp: new Date().toISOString() };
-    for (let i = 0; i < 3; i++) store.commit({ type: 'update', id: store.rowAt(0).id, patch: { score: 60 + i } }, meta);
+    for (let i = 0; i < 3; i++) {
+      await store.commit({ type: 'update', id: store.rowAt(0).id, patch: { score: 60 + i } }, meta);
+    }
     const afterCut = store.version;
     await waitForSeq(afterCut + 5);
     expect(opens).toBeGreaterThanOrEqual(2);
@@ -496,7 +498,7 @@ describe('when storage fails', () => {
     }
     expect(refused?.status).toBe(503);
     expect(refused?.headers.get('retry-after')).toBeTruthy();
-    expect(await refused?.json()).toMatchObject({ status: 'error', code: 'storage_unavailable' });
+    expect(await refused?.json()).toMatchObject({ status: 'error', code: 'store_unavailable' });
     expect((await fetch(`${running.url}/api/data`)).status).toBe(200);
   });
 });

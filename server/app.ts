@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.js';
 import { authOwner, requireBearer } from './http/auth.js';
-import { clientKey } from './http/clientAddress.js';
+import { clientKey, forwardedClient } from './http/clientAddress.js';
+import type { Metrics } from './http/metrics.js';
 import {
   hostPolicy,
   jsonBody,
@@ -19,8 +20,9 @@ import {
 } from './http/guards.js';
 import { clientMistake } from './http/clientErrors.js';
 import { clientMistakeLog } from './http/clientMistakes.js';
+import { httpErrorOf } from './http/domainErrors.js';
 import { HttpError, sendError, sendJson } from './http/httpError.js';
-import { SseStream } from './http/sse.js';
+import { eventStreams, SseStream } from './http/sse.js';
 import {
   SESSION_ID_PATTERN,
   START_MESSAGE,
@@ -51,11 +53,16 @@ export interface AppDeps {
     | 'authAudience'
     | 'authIssuer'
     | 'streamAuth'
+    | 'trustProxy'
   >;
   store: TableStore;
   sessions: SessionManager;
   logger: Logger;
   now: () => number;
+  /** Answers GET /metrics and counts the streams cut for reading too slowly. */
+  metrics: Pick<Metrics, 'handler' | 'slowClientsCut'>;
+  /** Every open SSE stream, so shutdown can close them and metrics count them. */
+  openStreams: OpenStreams;
 }
 
 /** Every open SSE stream, so shutdown can close them. */
@@ -68,10 +75,8 @@ const API_ROUTES: Record<string, string[]> = {
   '/api/stop/:id': ['POST'],
   '/api/stream': ['GET'],
   '/api/stream/:id': ['GET'],
+  '/metrics': ['GET', 'HEAD'],
 };
-
-/** The client that per-address limits count: its address, or its IPv6 /64. */
-const clientAddress = (req: Request): string => clientKey(req.socket.remoteAddress);
 
 /**
  * A URL fit for the log: a token given as `?access_token=` is not written
@@ -121,7 +126,7 @@ function resumeCursor(req: Request): number | undefined {
 }
 
 function seqValue(raw: string, name: string): number {
-  const value = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+  const value = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(value)) {
     throw new HttpError(
       400,
@@ -146,9 +151,14 @@ function pendingMessages(streams: OpenStreams): number {
 }
 
 /** Builds the HTTP application: the JSON API, the SSE streams and the built web app. */
-export function createApp({ config, store, sessions, logger, now }: AppDeps) {
+export function createApp({ config, store, sessions, logger, now, metrics, openStreams }: AppDeps) {
   const stats = { slowDisconnects: 0 };
-  const openStreams: OpenStreams = new Set();
+  /**
+   * The client that per-address limits count: its address (the one
+   * --trust-proxy hops back in X-Forwarded-For, behind proxies), or its IPv6 /64.
+   */
+  const clientAddress = (req: Request): string =>
+    clientKey(forwardedClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy));
   // What clients get wrong is logged at info, one line per address per 10 s.
   const mistakes = clientMistakeLog(logger);
 
@@ -162,6 +172,8 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
       }
       if (mistake !== undefined) return sendError(res, mistake);
       if (err instanceof HttpError) return sendError(res, err);
+      const refusal = httpErrorOf(err);
+      if (refusal !== undefined) return sendError(res, refusal);
       logger.error({ err }, 'request failed');
       sendError(res, new HttpError(500, 'internal_error', 'The server failed to handle this request.'));
     },
@@ -178,10 +190,10 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
       logger,
       quietReqLogger: true,
       serializers: {
-        req: (req: { method: string; url: string; remoteAddress?: string }) => ({
+        req: (req: { method: string; url: string; remoteAddress?: string; headers: Record<string, string> }) => ({
           method: req.method,
           url: loggableUrl(req.url),
-          remoteAddress: req.remoteAddress,
+          remoteAddress: forwardedClient(req.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy),
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
@@ -221,10 +233,10 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
   // The body (at most --max-body bytes) is read before the token is checked,
   // so no answer goes out over a half-read request; the rate limit counts
   // only requests that would start a session.
-  app.post('/api/start', body, auth, startLimit, (req, res) => {
+  app.post('/api/start', body, auth, startLimit, async (req, res) => {
     let session;
     try {
-      session = sessions.start({ address: clientAddress(req), owner: authOwner(req) ?? null });
+      session = await sessions.start({ address: clientAddress(req), owner: authOwner(req) ?? null });
     } catch (err) {
       // A start refused by a session limit started nothing: it costs no rate token.
       starts.refund(clientAddress(req));
@@ -239,9 +251,9 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     sendJson(res, 200, body);
   });
 
-  app.post('/api/stop/:id', body, auth, (req, res) => {
+  app.post('/api/stop/:id', body, auth, async (req, res) => {
     const id = sessionIdParam(req);
-    const outcome = sessions.stop(id, authOwner(req));
+    const outcome = await sessions.stop(id, authOwner(req));
     if (outcome === 'unknown') {
       throw new HttpError(404, 'session_not_found', `No session ${id} was ever started here.`);
     }
@@ -253,11 +265,11 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
    * Opens an SSE stream on `res` through `connect`, which admits it (or
    * throws the 404/429 a client gets as plain JSON) before the stream starts.
    */
-  const openStream = (
+  const openStream = async (
     req: Request,
     res: ServerResponse,
     label: Record<string, string>,
-    connect: (cursor: number | undefined, open: () => SseStream) => () => void,
+    connect: (cursor: number | undefined, open: () => SseStream) => Promise<() => void>,
   ) => {
     const full = fullMode(req);
     // A stream pipelined behind another answer on its connection could start
@@ -267,29 +279,36 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
       req.socket.destroy();
       return;
     }
+    // Marked before it is admitted (which may wait on the store), so that
+    // nothing pipelined behind it meanwhile is taken in.
+    eventStreams.add(res);
     // A full stream's events carry the table as it is when sent, which is
     // wrong for replayed changes: it resumes with a fresh init instead.
     const cursor = full ? (resumeCursor(req), undefined) : resumeCursor(req);
     let stream: SseStream | undefined;
-    // Set once connect returns: a stream that fails while opening is closed
-    // (and its place given back) by connect itself.
-    const connection: { close?: () => void } = {};
-    connection.close = connect(cursor, () => {
+    // `release` is known once connect resolves: a stream that fails while
+    // opening is closed (and its place given back) by connect itself, and
+    // one whose client left before then is released as soon as it is known.
+    const connection: { release?: () => void; gone: boolean } = { gone: false };
+    connection.release = await connect(cursor, () => {
       stream = new SseStream(req, res, {
         full,
         maxBuffer: config.maxBuffer,
         onOverflow: (buffered) => {
           stats.slowDisconnects++;
+          metrics.slowClientsCut.inc();
           logger.warn({ ...label, buffered }, 'slow reader disconnected');
         },
         onClose: () => {
           openStreams.delete(stream as SseStream);
-          connection.close?.();
+          connection.gone = true;
+          connection.release?.();
         },
       });
       openStreams.add(stream);
       return stream;
     });
+    if (connection.gone) connection.release();
   };
 
   // Polka answers HEAD with the GET handler; a stream has no HEAD.
@@ -299,14 +318,16 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     });
   }
 
-  app.get('/api/stream/:id', validSessionId, streamAuth, (req, res) => {
+  app.get('/api/stream/:id', validSessionId, streamAuth, async (req, res) => {
     const id = sessionIdParam(req);
-    openStream(req, res, { session_id: id }, (cursor, open) => sessions.connect(id, cursor, open, authOwner(req)));
+    await openStream(req, res, { session_id: id }, (cursor, open) =>
+      sessions.connect(id, cursor, open, authOwner(req)),
+    );
   });
 
   // The table's changes, whoever makes them, for a page with no session of its own.
-  app.get('/api/stream', (req, res) => {
-    openStream(req, res, { stream: 'watch' }, (cursor, open) => sessions.watch(cursor, open));
+  app.get('/api/stream', async (req, res) => {
+    await openStream(req, res, { stream: 'watch' }, (cursor, open) => sessions.watch(cursor, open));
   });
 
   app.get('/api/metrics', (_req, res) => {
@@ -324,6 +345,9 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
     sendJson(res, 200, body);
   });
 
+  // Prometheus's scrape: this node's metrics (docs/operations.md).
+  app.get('/metrics', (req, res) => metrics.handler(req, res));
+
   // A known API path asked with another method gets 405, not 404.
   for (const [path, methods] of Object.entries(API_ROUTES)) {
     app.all(path, (req) => {
@@ -335,7 +359,7 @@ export function createApp({ config, store, sessions, logger, now }: AppDeps) {
 
   app.use(staticFiles(config.staticDir, logger));
 
-  return { app, openStreams, stats, mistakes };
+  return { app, mistakes };
 }
 
 const isApiPath = (path: string) => path === '/api' || path.startsWith('/api/');

@@ -57,6 +57,12 @@ export interface Config {
   streamAuth: StreamAuth;
   store: StoreKind;
   dataDir: string;
+  /** With --store redis: `redis://[:password@]host:port[/db]` or `rediss://…`. */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key, so several tables can share one Redis. */
+  redisPrefix: string;
+  /** Proxies in front that add X-Forwarded-For; 0 ignores the header. */
+  trustProxy: number;
   logLevel: LogLevel;
   accessLog: boolean;
   staticDir: string;
@@ -66,7 +72,7 @@ export interface Config {
 export const STREAM_AUTH = ['owner', 'session-id'] as const;
 export type StreamAuth = (typeof STREAM_AUTH)[number];
 
-export const STORE_KINDS = ['sqlite', 'memory'] as const;
+export const STORE_KINDS = ['sqlite', 'redis', 'memory'] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -117,6 +123,20 @@ function bool(raw: string, flag: string): boolean {
 
 function text(raw: string, flag: string): string {
   if (raw.trim() === '') throw new ConfigError(`${flag} must not be empty`);
+  return raw;
+}
+
+/** A Redis URL; the value is never echoed, since it may hold a password. */
+function redisUrl(raw: string, flag: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^rediss?:$/.test(url.protocol) || url.hostname === '' || !/^(\/\d{0,2})?$/.test(url.pathname)) {
+    throw new ConfigError(`${flag} takes a URL like redis://HOST:PORT or redis://:PASSWORD@HOST:PORT/0`);
+  }
   return raw;
 }
 
@@ -375,7 +395,7 @@ const OPTIONS = [
     flag: 'store',
     fallback: 'sqlite',
     meta: 'KIND',
-    help: 'Where the table lives: sqlite (a file in --data-dir, survives restarts) or memory',
+    help: 'Where the table lives: sqlite (a file in --data-dir, one process), redis (shared by every server on --redis-url) or memory',
     parse: oneOf(STORE_KINDS),
   }),
   spec({
@@ -385,6 +405,30 @@ const OPTIONS = [
     meta: 'DIR',
     help: 'Directory of the SQLite file (created if missing)',
     parse: text,
+  }),
+  spec({
+    key: 'redisUrl',
+    flag: 'redis-url',
+    fallback: undefined,
+    meta: 'URL',
+    help: 'With --store redis: redis://[:PASSWORD@]HOST:PORT[/DB] (rediss:// for TLS)',
+    parse: redisUrl,
+  }),
+  spec({
+    key: 'redisPrefix',
+    flag: 'redis-prefix',
+    fallback: 'livetable:',
+    meta: 'PREFIX',
+    help: 'Prefix of every Redis key: one table per prefix',
+    parse: text,
+  }),
+  spec({
+    key: 'trustProxy',
+    flag: 'trust-proxy',
+    fallback: '0',
+    meta: 'N',
+    help: 'Proxies in front that set X-Forwarded-For: the client is the address N hops back (0: ignore the header)',
+    parse: integer(0, 10),
   }),
   spec({
     key: 'maxBody',
@@ -578,6 +622,9 @@ function checkTogether(config: Config): Config {
     throw new ConfigError(
       `--max-connections-per-session (${config.maxConnectionsPerSession}) must not exceed --max-connections (${config.maxConnections})`,
     );
+  }
+  if (config.store === 'redis' && config.redisUrl === undefined) {
+    throw new ConfigError('--store redis needs --redis-url (or LIVETABLE_REDIS_URL)');
   }
   if (config.requestTimeout < config.headersTimeout) {
     throw new ConfigError(

@@ -2,13 +2,16 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
-import { createApp } from './app.js';
+import { createApp, type OpenStreams } from './app.js';
+import { createMetrics } from './http/metrics.js';
+import type { Meter } from './sessions/meter.js';
 import { limitConnections } from './http/connectionLimits.js';
 import type { Config } from './config.js';
 import { createSessionManager } from './sessions/sessionManager.js';
 import { createMemoryStore } from './store/memoryStore.js';
 import type { TableStore } from './store/tableStore.js';
 import { createMemorySessionStore, type SessionStore } from './store/sessionStore.js';
+import { openRedisStores } from './store/redis/redisStores.js';
 import { createSqliteStores } from './store/sqliteStore.js';
 import { seededRandom, type Random } from './table/random.js';
 import { randomRow } from './table/rows.js';
@@ -38,23 +41,42 @@ export interface StartOptions {
 
 /**
  * The stores --store asks for, and whether the table was seeded now (a data
- * directory that already holds a table keeps it, whatever --seed-rows says).
- * Throws StorageError when the data directory is unusable.
+ * directory or a Redis that already holds a table keeps it, whatever
+ * --seed-rows says). Rejects with StorageError when the data directory is
+ * unusable or taken, or Redis is out of reach.
  */
-function openStores(config: Config, random: Random): { table: TableStore; sessions: SessionStore; seeded: boolean } {
+async function openStores(
+  config: Config,
+  random: Random,
+  logger: Logger,
+  now: () => number,
+): Promise<{ table: TableStore; sessions: SessionStore; seeded: boolean }> {
   let seeded = false;
   const initialRows = () => {
     seeded = true;
     return Array.from({ length: config.seedRows }, () => randomRow(random));
   };
+  const limits = { minRecords: config.minRecords, maxRecords: config.maxRecords };
   if (config.store === 'memory') {
     return {
-      table: createMemoryStore({ history: config.history, initialRows: initialRows() }),
+      table: createMemoryStore({ history: config.history, initialRows: initialRows(), limits }),
       sessions: createMemorySessionStore(),
       seeded,
     };
   }
-  const stores = createSqliteStores({ dataDir: config.dataDir, history: config.history, initialRows });
+  if (config.store === 'redis') {
+    const stores = await openRedisStores({
+      url: config.redisUrl as string,
+      prefix: config.redisPrefix,
+      history: config.history,
+      limits,
+      initialRows,
+      logger,
+      now,
+    });
+    return { ...stores, seeded };
+  }
+  const stores = createSqliteStores({ dataDir: config.dataDir, history: config.history, initialRows, limits });
   return { ...stores, seeded };
 }
 
@@ -63,18 +85,66 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const scheduler = options.scheduler ?? asyncScheduler;
   const random = seededRandom(config.randomSeed);
   // Stores handed in (tests) are not ours to report on.
-  const opened: ReturnType<typeof openStores> = options.stores
+  const opened = options.stores
     ? { ...options.stores, seeded: true }
-    : openStores(config, random);
+    : await openStores(config, random, logger, () => scheduler.now());
   const { table: store, sessions: sessionStore, seeded } = opened;
   if (!seeded) {
     logger.info(
-      { dataDir: config.dataDir, rows: store.size, version: store.version },
-      'kept the table in the data directory (--seed-rows only seeds a new one)',
+      {
+        store: config.store,
+        ...(config.store === 'sqlite' ? { dataDir: config.dataDir } : {}),
+        rows: store.size,
+        version: store.version,
+      },
+      'kept the table the store holds (--seed-rows only seeds a new one)',
     );
   }
-  const sessions = createSessionManager({ store, sessionStore, config, scheduler, random, logger });
-  const { app, openStreams, mistakes } = createApp({ config, store, sessions, logger, now: () => scheduler.now() });
+  const openStreams: OpenStreams = new Set();
+  // Read at each scrape; the cluster's session count is kept fresh here, not fetched by it.
+  let sessionsAll = 0;
+  const metrics = createMetrics({
+    openStreams: () => openStreams.size,
+    sessionsHere: () => sessions.activeSessions,
+    sessionsAll: () => sessionsAll,
+    version: () => store.version,
+    behind: () => store.behind,
+    storeConnected: () => store.connected,
+    store: config.store,
+  });
+  const meter: Meter = {
+    committed(seconds) {
+      metrics.changesCommitted.inc();
+      metrics.commitDuration.observe(seconds);
+    },
+    delivered(changes, streams, bytes) {
+      metrics.changesDelivered.inc(changes * streams);
+      metrics.bytesSent.inc(bytes);
+    },
+    lag: (seconds) => metrics.deliveryLag.observe(seconds),
+  };
+  const sessions = createSessionManager({ store, sessionStore, config, scheduler, random, logger, meter });
+  const counting = setInterval(() => {
+    sessions.allSessions().then(
+      (count) => (sessionsAll = count),
+      () => {},
+    );
+  }, config.heartbeatInterval).unref();
+  try {
+    await sessions.ready;
+  } catch (err) {
+    // The store went away between opening and now: the sessions are looked up as streams ask for them.
+    logger.warn({ err: (err as Error).message }, 'running sessions not restored yet');
+  }
+  const { app, mistakes } = createApp({
+    config,
+    store,
+    sessions,
+    logger,
+    now: () => scheduler.now(),
+    metrics,
+    openStreams,
+  });
 
   // Node checks its request timeouts on this period; its default (30 s) would
   // let a slow client hold on well past --headers-timeout.
@@ -83,17 +153,19 @@ export async function startServer(config: Config, logger: Logger, options: Start
   server.headersTimeout = config.headersTimeout;
   server.requestTimeout = config.requestTimeout;
   const limits = limitConnections(server, app.handler as RequestListener, {
-    maxPerAddress: config.maxConnectionsPerAddress,
+    // Behind proxies every connection comes from a proxy: counting or cutting
+    // off by socket address would shut out every client at once.
+    maxPerAddress: config.trustProxy > 0 ? Number.MAX_SAFE_INTEGER : config.maxConnectionsPerAddress,
     maxInFlight: config.maxPipelined,
-    cutOffMs: config.pipelineCutOff,
+    cutOffMs: config.trustProxy > 0 ? 0 : config.pipelineCutOff,
     maxQueued: config.maxBuffer,
     onRefused: (client, code, note) => mistakes.log(client, code, note),
   });
   server.on('request', limits.listener);
   await new Promise<void>((resolve, reject) => {
     const failed = (error: Error) => {
-      sessions.close();
-      store.close();
+      clearInterval(counting);
+      void sessions.close().then(() => store.close());
       reject(error);
     };
     server.once('error', failed);
@@ -119,16 +191,17 @@ export async function startServer(config: Config, logger: Logger, options: Start
         // close() closes the connections idle now; a keep-alive connection
         // whose answer is still going out becomes idle later, so look again.
         const idle = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS).unref();
-        server.close(() => {
+        const stopped = new Promise<void>((done) => server.close(() => done()));
+        // Cut streams rather than end them: to a client a cut stream means
+        // "reconnect", which is what a restart or a fail-over needs.
+        for (const stream of openStreams) stream.destroy();
+        clearInterval(counting);
+        const released = sessions.close();
+        void Promise.all([stopped, released.then(() => store.close())]).then(() => {
           clearTimeout(force);
           clearInterval(idle);
           resolve();
         });
-        // Cut streams rather than end them: to a client a cut stream means
-        // "reconnect", which is what a restart or a fail-over needs.
-        for (const stream of openStreams) stream.destroy();
-        sessions.close();
-        store.close();
       });
       return closing;
     },

@@ -2,7 +2,7 @@ import { createParser } from 'eventsource-parser';
 import { interval, map, NEVER, Subject, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Sink } from '../http/sse.js';
-import type { ChangeEvent, StreamEvent } from '../protocol.js';
+import type { ChangeEvent, EndReason, StreamEvent } from '../protocol.js';
 import { createMemoryStore } from '../store/memoryStore.js';
 import { createFanout } from './fanout.js';
 import { originOf } from './origin.js';
@@ -53,47 +53,83 @@ function setup({ history = 100, changesPerTick = 1 } = {}) {
     ],
   });
   let score = 60;
-  const update = (session_id = SID): ChangeEvent =>
+  /** Commits a change; the memory store applies and emits it before it returns. */
+  const update = (session_id = SID): Promise<ChangeEvent> =>
     store.commit({ type: 'update', id: 1, patch: { score: score++ } }, { ...meta, session_id });
   const errors: unknown[] = [];
+  // The memory store is never loaded anew: its resets$ never emits, so the
+  // fan-out gets this one instead.
+  const resets = new Subject<void>();
   const fanout = createFanout({
-    store,
+    store: {
+      rows: () => store.rows(),
+      get version() {
+        return store.version;
+      },
+      since: (seq) => store.since(seq),
+      changes$: store.changes$,
+      resets$: resets,
+    },
     heartbeatInterval: 25,
     now: () => scheduler.now(),
     onError: (error) => errors.push(error),
   });
   let generated = 0;
-  const session = (id = SID, mutate: () => ChangeEvent | undefined = () => update(id)) => {
-    const stop$ = new Subject<void>();
+  const session = (id = SID, step: () => Promise<ChangeEvent> | undefined = () => update(id)) => {
+    const ended$ = new Subject<EndReason>();
+    const deadline = 10_000;
     const pipeline = sessionPipeline({
+      // The tick's commits are made one after another in one go (the memory
+      // store emits each inside commit), so they reach the fan-out in one run.
       mutate: () => {
-        let last: ChangeEvent | undefined;
-        for (let i = 0; i < changesPerTick; i++) last = mutate();
-        if (last) generated++;
-        return last;
+        const commits: Promise<ChangeEvent>[] = [];
+        for (let i = 0; i < changesPerTick; i++) {
+          const commit = step();
+          if (commit) commits.push(commit);
+        }
+        return Promise.all(commits).then((made) => {
+          if (made.length > 0) generated++;
+          return made.at(-1);
+        });
       },
       updateInterval: 10,
       heartbeatInterval: 25,
-      stop$,
-      deadline: 10_000,
+      ended$,
+      deadline,
       scheduler,
     });
-    // The session manager holds the end for as long as the session runs.
+    // As the session manager does: the session store ends it at its deadline,
+    // and the end, whichever it is, comes through ended$; it holds the end
+    // for as long as the session runs.
+    const timeout = scheduler.schedule(() => ended$.next('timeout'), deadline - scheduler.now());
     pipeline.end$.subscribe();
-    return { id, initSessionId: id, events$: pipeline.events$, end$: pipeline.end$, stop: () => stop$.next() };
+    const end = (reason: EndReason) => {
+      timeout.unsubscribe();
+      ended$.next(reason);
+    };
+    return { id, initSessionId: id, events$: pipeline.events$, end$: pipeline.end$, stop: () => end('stopped') };
   };
-  /** Moves virtual time on to `ms`, letting each tick's write go out as it would. */
+  /** Lets every promise settle, as the event loop does between two timers. */
+  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+  /**
+   * Moves virtual time on to `ms`, one due timer at a time, letting each
+   * tick's commits settle and its write go out before the next one.
+   */
   const advanceTo = async (ms: number) => {
     for (;;) {
-      const next = scheduler.actions[0]?.delay;
-      if (next === undefined || next > ms) break;
-      scheduler.maxFrames = next;
-      scheduler.flush();
-      await Promise.resolve();
+      await settle();
+      const next = scheduler.actions[0];
+      if (next === undefined || next.delay > ms) break;
+      // Just this timer: another one due at the same time runs once the
+      // promises this one started have settled, as Node runs its timers.
+      scheduler.actions.shift();
+      scheduler.frame = next.delay;
+      const error: unknown = next.execute(next.state, next.delay);
+      if (error) throw error;
     }
     scheduler.frame = ms;
   };
-  return { scheduler, store, update, fanout, session, advanceTo, errors, generated: () => generated };
+  return { scheduler, store, update, resets, fanout, session, advanceTo, errors, generated: () => generated };
 }
 
 describe('fan-out', () => {
@@ -178,7 +214,7 @@ describe('fan-out', () => {
 
   it('resumes after a cursor with exactly the missed changes, no init, no duplicate', async () => {
     const { fanout, session, update, advanceTo } = setup();
-    for (let i = 0; i < 5; i++) update(); // seq 1..5 happen while the client is away
+    for (let i = 0; i < 5; i++) void update(); // seq 1..5 happen while the client is away
     const s = session();
     const sink = new RecordingSink();
     fanout.open(s, sink, 2);
@@ -190,7 +226,7 @@ describe('fan-out', () => {
 
   it('resumes at the newest change with nothing to replay', async () => {
     const { fanout, session, update, advanceTo } = setup();
-    update();
+    void update();
     const s = session();
     const sink = new RecordingSink();
     fanout.open(s, sink, 1);
@@ -207,9 +243,9 @@ describe('fan-out', () => {
     const b = new RecordingSink();
     fanout.open(mine, a, 0);
     fanout.open(other, b, 0);
-    update(OTHER);
+    void update(OTHER);
     await advanceTo(5);
-    update(OTHER);
+    void update(OTHER);
     await advanceTo(30);
     mine.stop();
     expect(a.types).toEqual(['update#1', 'update#2', 'heartbeat', 'end']);
@@ -221,7 +257,7 @@ describe('fan-out', () => {
 
   it('sends a fresh init when the cursor is older than the history or ahead of the table', async () => {
     const { fanout, session, update, store } = setup({ history: 100 });
-    for (let i = 0; i < 250; i++) update();
+    for (let i = 0; i < 250; i++) void update();
     const s = session();
     const old = new RecordingSink();
     const ahead = new RecordingSink();
@@ -240,7 +276,7 @@ describe('fan-out', () => {
     fanout.open(s, first, undefined);
     fanout.open(s, second, undefined);
     expect(second.writes[0]?.text).toBe(first.writes[0]?.text);
-    update();
+    void update();
     const later = new RecordingSink();
     fanout.open(s, later, undefined);
     expect(later.events[0]).toMatchObject({ type: 'init', version: 1 });
@@ -251,11 +287,11 @@ describe('fan-out', () => {
     const s = session();
     const early = new RecordingSink();
     fanout.open(s, early, undefined);
-    update(); // seq 1, waiting to be written
+    void update(); // seq 1, waiting to be written
     const late = new RecordingSink();
     fanout.open(s, late, undefined); // its init already holds seq 1
-    update(); // seq 2, same tick
-    await Promise.resolve();
+    void update(); // seq 2, same tick
+    await new Promise(setImmediate);
     expect(early.types).toEqual(['init', 'update#1', 'update#2']);
     expect(late.types).toEqual(['init', 'update#2']);
     expect(late.events[0]).toMatchObject({ version: 1 });
@@ -263,7 +299,7 @@ describe('fan-out', () => {
 
   it('gives ?full=1 clients the whole table after each change, and never replays history to them', async () => {
     const { fanout, session, update, store, advanceTo } = setup({ changesPerTick: 3 });
-    update();
+    void update();
     const s = session();
     const full = new RecordingSink(true);
     fanout.open(s, full, 0);
@@ -322,12 +358,41 @@ describe('fan-out', () => {
     expect(fanout.size).toBe(0);
   });
 
+  it('cuts every stream, without an end, when the table is loaded anew, and serves the streams after it', async () => {
+    const { fanout, session, update, resets, advanceTo } = setup();
+    const s = session();
+    const watcher = { id: '*watch', initSessionId: null, events$: NEVER, end$: NEVER };
+    const sinks = [new RecordingSink(), new RecordingSink(true), new RecordingSink()] as const;
+    const leaves = [
+      fanout.open(s, sinks[0], undefined),
+      fanout.open(s, sinks[1], 0),
+      fanout.open(watcher, sinks[2], undefined),
+    ];
+    void update(); // waiting to be written when the table is loaded anew
+    resets.next();
+    await advanceTo(5);
+    for (const sink of sinks) {
+      expect(sink.destroyed).toBe(true);
+      expect(sink.ended).toBeUndefined();
+      expect(sink.types).toEqual(['init']);
+    }
+    // Their clients are gone: the edge takes the streams out.
+    for (const leave of leaves) leave();
+    expect(fanout.size).toBe(0);
+    const back = new RecordingSink();
+    fanout.open(s, back, undefined);
+    await advanceTo(15);
+    expect(back.types).toEqual(['init', 'update#2']);
+    expect(back.events[0]).toMatchObject({ type: 'init', version: 1 });
+    expect(back.destroyed).toBe(false);
+  });
+
   it('stops delivering when closed', async () => {
     const { fanout, session, update } = setup();
     const sink = new RecordingSink();
     fanout.open(session(), sink, undefined);
     fanout.close();
-    update();
+    void update();
     await Promise.resolve();
     expect(sink.types).toEqual(['init']);
   });

@@ -9,6 +9,7 @@ import {
   type StreamEvent,
 } from '../protocol.js';
 import type { TableStore } from '../store/tableStore.js';
+import { NO_METER, type Meter } from './meter.js';
 import { originOf } from './origin.js';
 
 /** What the fan-out needs of a session: its heartbeats and its end. */
@@ -26,11 +27,12 @@ export interface FanoutSession {
 }
 
 export interface FanoutOptions {
-  store: Pick<TableStore, 'rows' | 'version' | 'since' | 'changes$'>;
+  store: Pick<TableStore, 'rows' | 'version' | 'since' | 'changes$' | 'resets$'>;
   heartbeatInterval: number;
   now: () => number;
   /** A session's events failed (a bug): its streams are cut, and this is told why. */
   onError: (error: unknown, sessionId: string) => void;
+  meter?: Meter;
 }
 
 interface Member {
@@ -47,6 +49,8 @@ interface Group {
 /** A change in the current batch, serialized once for every delta and full sink. */
 interface Pending {
   seq: number;
+  /** Epoch ms of its commit. */
+  committedAt: number;
   frame: string;
   full: string | undefined;
 }
@@ -62,7 +66,7 @@ export type Fanout = ReturnType<typeof createFanout>;
  * nothing per change beyond its write. Per session it relays heartbeats and
  * the final `end`.
  */
-export function createFanout({ store, heartbeatInterval, now, onError }: FanoutOptions) {
+export function createFanout({ store, heartbeatInterval, now, onError, meter = NO_METER }: FanoutOptions) {
   const deltaMembers = new Set<Member>();
   const fullMembers = new Set<Member>();
   const groups = new Map<string, Group>();
@@ -86,31 +90,52 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
     if (deltaMembers.size === 0 && fullMembers.size === 0) return;
     batch.push({
       seq: change.seq,
+      committedAt: Date.parse(change.timestamp),
       frame: frameOf(change),
       // The table as it is right after this change, as the original demo sent it.
       full: fullMembers.size === 0 ? undefined : formatEvent({ ...change, table_data: store.rows() }),
     });
     if (!scheduled) {
       scheduled = true;
-      queueMicrotask(flush);
+      // After every promise of this turn has settled: a tick's changes are
+      // committed one after another (each awaited), and still go out in one write.
+      setImmediate(flush);
     }
+  });
+
+  // A table loaded anew cannot be continued from: every stream is cut, and
+  // its client reconnects to a fresh init (its cursor is older than the table).
+  const resets = store.resets$.subscribe(() => {
+    batch = [];
+    lastInits.clear();
+    const cut = [...deltaMembers, ...fullMembers];
+    deltaMembers.clear();
+    fullMembers.clear();
+    for (const member of cut) member.sink.destroy();
   });
 
   const deliver = (members: Set<Member>, entries: Pending[], pick: (entry: Pending) => string | undefined) => {
     if (members.size === 0) return;
     const first = (entries[0] as Pending).seq;
     let text: string | undefined;
+    let whole = 0;
     for (const member of members) {
       if (member.after < first) {
         text ??= entries.map(pick).join('');
         member.sink.send(text, entries.length);
+        whole++;
       } else {
         // Joined while this batch was open: it already has the older changes.
         const newer = entries.filter((entry) => entry.seq > member.after && pick(entry) !== undefined);
-        if (newer.length > 0) member.sink.send(newer.map(pick).join(''), newer.length);
+        if (newer.length > 0) {
+          const part = newer.map(pick).join('');
+          member.sink.send(part, newer.length);
+          meter.delivered(newer.length, 1, Buffer.byteLength(part));
+        }
       }
       member.after = Number.NEGATIVE_INFINITY;
     }
+    if (text !== undefined) meter.delivered(entries.length, whole, Buffer.byteLength(text) * whole);
   };
 
   function flush(): void {
@@ -118,6 +143,8 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
     if (batch.length === 0) return;
     const entries = batch;
     batch = [];
+    const at = Date.now();
+    for (const entry of entries) meter.lag((at - entry.committedAt) / 1000);
     deliver(deltaMembers, entries, (entry) => entry.frame);
     deliver(fullMembers, entries, (entry) => entry.full);
   }
@@ -243,6 +270,7 @@ export function createFanout({ store, heartbeatInterval, now, onError }: FanoutO
 
     close(): void {
       feed.unsubscribe();
+      resets.unsubscribe();
       for (const group of groups.values()) group.subscription.unsubscribe();
       groups.clear();
       deltaMembers.clear();

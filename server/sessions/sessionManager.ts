@@ -1,15 +1,16 @@
 import { customAlphabet } from 'nanoid';
-import { interval, map, NEVER, Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import { interval, map, NEVER, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { HttpError } from '../http/httpError.js';
 import type { Sink } from '../http/sse.js';
 import type { ChangeEvent, EndReason, HeartbeatEvent } from '../protocol.js';
-import type { SessionRecord, SessionStore } from '../store/sessionStore.js';
-import type { TableStore } from '../store/tableStore.js';
+import { REMEMBERED_ENDED, SessionLimitReached, type SessionRecord, type SessionStore } from '../store/sessionStore.js';
+import { CommitRefused, StoreUnavailable, type TableStore } from '../store/tableStore.js';
 import { nextMutation, type MutationMix } from '../table/mutations.js';
 import type { Random } from '../table/random.js';
+import { LimitReached, NotSessionOwner, SessionNotFound, ShuttingDown } from './errors.js';
 import { createFanout, type FanoutSession } from './fanout.js';
+import { NO_METER, type Meter } from './meter.js';
 import { sessionPipeline, type SessionPipeline } from './sessionPipeline.js';
 
 const newSessionId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 16);
@@ -18,9 +19,11 @@ const newSessionId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg
  * Seconds a client refused for too many streams should wait: streams end
  * whenever their clients leave, so this is a back-off, not a promise.
  */
-const RETRY_AFTER_S = '5';
+const RETRY_AFTER_S = 5;
 /** The fan-out group of the watch streams; no session id looks like it. */
 const WATCH_GROUP = '*watch';
+/** How long a resuming client waits for this node to catch up with the log before it gets a fresh `init`. */
+const CATCH_UP_MS = 2000;
 
 export interface Session {
   readonly id: string;
@@ -31,7 +34,13 @@ export interface Session {
   /** The token subject it belongs to when auth is on; null when it was started without auth. */
   readonly owner: string | null;
   readonly pipeline: SessionPipeline<ChangeEvent>;
+  /** Streams of it open on this node. */
   connections: number;
+}
+
+interface LiveSession extends Session {
+  readonly ended: ReplaySubject<EndReason>;
+  readonly subscriptions: Subscription[];
 }
 
 export interface SessionManagerOptions {
@@ -56,11 +65,16 @@ export interface SessionManagerOptions {
   scheduler: SchedulerLike;
   random: Random;
   logger: Logger;
+  meter?: Meter;
 }
 
 export type SessionManager = ReturnType<typeof createSessionManager>;
 
-/** Starts, stops and times out sessions, and counts their connections against the limits. */
+/**
+ * Starts, stops and times out sessions, runs their generators (on one node
+ * at a time when the store is shared) and counts this node's streams
+ * against the limits.
+ */
 export function createSessionManager({
   store,
   sessionStore,
@@ -68,19 +82,27 @@ export function createSessionManager({
   scheduler,
   random,
   logger,
+  meter = NO_METER,
 }: SessionManagerOptions) {
-  const sessions = new Map<string, Session & { stop$: Subject<void>; watch: Subscription }>();
-  /** Running sessions per client address, for --max-sessions-per-address. */
-  const byAddress = new Map<string, Set<Session>>();
+  /** The sessions this node knows to be running. */
+  const sessions = new Map<string, LiveSession>();
+  /**
+   * Sessions whose end this node has seen lately, so a lookup that was under
+   * way when the end came does not bring the session back.
+   */
+  const recentlyEnded = new Set<string>();
   let connections = 0;
   let watches = 0;
-  // Set by close(): a watch asked for during the shutdown would start a heartbeat timer.
+  // Set by close(): a stream asked for during the shutdown would start timers.
   let closed = false;
+  /** A store outage is logged once, when it begins, not on every tick. */
+  let storeDown = false;
   const fanout = createFanout({
     store,
     heartbeatInterval: config.heartbeatInterval,
     now: () => scheduler.now(),
     onError: (err, sessionId) => logger.error({ err, session_id: sessionId }, 'session failed; its streams are cut'),
+    meter,
   });
   /**
    * The watch streams' group: their heartbeats come from a timer that runs
@@ -99,6 +121,167 @@ export function createSessionManager({
   // Watch streams need no session, so anyone can open them: they get a share
   // of the connections, and session streams keep the rest.
   const maxWatches = Math.max(1, Math.floor((config.maxConnections * config.watchShare) / 100));
+  // A lease outlives two missed renewals; a node with viewers asks for it every
+  // heartbeat, so a dead holder's sessions move within three heartbeats.
+  const leaseMs = 2 * config.heartbeatInterval;
+
+  const mix: MutationMix = {
+    weights: config.weights,
+    minRecords: config.minRecords,
+    maxRecords: config.maxRecords,
+    batchSize: config.batchSize,
+  };
+
+  const storeFailed = (err: unknown, what: string, sessionId?: string) => {
+    if (err instanceof StoreUnavailable) {
+      if (!storeDown) logger.warn({ err: err.message, session_id: sessionId }, `${what}: the store is unavailable`);
+      storeDown = true;
+    } else {
+      logger.error({ err, session_id: sessionId }, what);
+    }
+  };
+
+  /**
+   * Whether this node may run the session's generator now. With a shared
+   * store it holds a lease, renewed every heartbeat and asked for every
+   * heartbeat while another node holds it; an embedded store needs none.
+   */
+  const leaseKeeper = (id: string, onTaken: () => void) => {
+    let heldUntil = 0;
+    let nextAsk = 0;
+    return async (): Promise<boolean> => {
+      if (!sessionStore.shared) return true;
+      const now = scheduler.now();
+      if (now < heldUntil - leaseMs / 2) return true;
+      if (now < nextAsk) return now < heldUntil;
+      nextAsk = now + config.heartbeatInterval;
+      const held = heldUntil > now;
+      try {
+        heldUntil = (await sessionStore.lease(id, leaseMs)) ? now + leaseMs : 0;
+      } catch (err) {
+        storeFailed(err, 'lease not renewed', id);
+        return now < heldUntil;
+      }
+      if (!held && heldUntil > 0) onTaken();
+      return heldUntil > now;
+    };
+  };
+
+  /** Knows a running session on this node: its pipeline, its deadline, its end. */
+  const track = (record: SessionRecord): LiveSession => {
+    const { id, startedAt, deadline } = record;
+    const ended = new ReplaySubject<EndReason>(1);
+    let generated = record.generated;
+    const holdLease = leaseKeeper(id, () => {
+      // Another node may have made changes under its lease: count on from the stored number.
+      void sessionStore.find(id).then(
+        (found) => {
+          if (typeof found === 'object') generated = Math.max(generated, found.generated);
+        },
+        () => {},
+      );
+      logger.info({ session_id: id }, 'running the session here');
+    });
+    const pipeline = sessionPipeline<ChangeEvent>({
+      // --changes-per-tick changes per tick, one commit after another (each
+      // sees the one before); they reach streams through the store's feed.
+      mutate: async () => {
+        if (!(await holdLease())) return undefined;
+        let last: ChangeEvent | undefined;
+        for (let i = 0; i < config.changesPerTick; i++) {
+          const mutation = nextMutation(store, mix, random);
+          if (mutation === undefined) break;
+          const timestamp = new Date(scheduler.now()).toISOString();
+          const began = performance.now();
+          try {
+            last = await store.commit(mutation, { session_id: id, generation_count: generated + 1, timestamp });
+            meter.committed((performance.now() - began) / 1000);
+            generated++;
+            storeDown = false;
+          } catch (err) {
+            // Nothing was stored or sent. A row another node just changed is
+            // drawn again next tick; an outage waits for the store.
+            if (!(err instanceof CommitRefused)) storeFailed(err, 'change not stored', id);
+            break;
+          }
+        }
+        return last;
+      },
+      updateInterval: config.updateInterval,
+      heartbeatInterval: config.heartbeatInterval,
+      ended$: ended,
+      deadline,
+      scheduler,
+    });
+    const session: LiveSession = {
+      id,
+      startedAt,
+      deadline,
+      address: record.address ?? null,
+      owner: record.owner ?? null,
+      pipeline,
+      connections: 0,
+      ended,
+      subscriptions: [],
+    };
+    sessions.set(id, session);
+    // At its deadline this node asks the store to end it (whichever node asks
+    // first ends it); the end reaches streams from the store, after the
+    // session's last change. Asked again every heartbeat while the store is away.
+    const timeOut = () =>
+      void sessionStore.end(id, 'timeout').then(
+        // Ended already, and its end lost to this node (a log it reloaded): it is over here too.
+        (outcome) => outcome !== 'stopped' && forget(id, 'timeout'),
+        (err: unknown) => {
+          storeFailed(err, 'session end not stored', id);
+          if (err instanceof StoreUnavailable && sessions.has(id)) {
+            session.subscriptions.push(scheduler.schedule(timeOut, config.heartbeatInterval));
+          }
+        },
+      );
+    session.subscriptions.push(scheduler.schedule(timeOut, Math.max(0, deadline - scheduler.now())));
+    return session;
+  };
+
+  const forget = (id: string, reason: EndReason) => {
+    recentlyEnded.add(id);
+    if (recentlyEnded.size > REMEMBERED_ENDED) recentlyEnded.delete(recentlyEnded.values().next().value as string);
+    const session = sessions.get(id);
+    if (!session) return;
+    sessions.delete(id);
+    for (const subscription of session.subscriptions) subscription.unsubscribe();
+    session.ended.next(reason);
+    session.ended.complete();
+    if (sessionStore.shared) void sessionStore.release(id).catch(() => {});
+    logger.info({ session_id: id, reason }, 'session ended');
+  };
+  const ends = sessionStore.ends$.subscribe(({ id, reason }) => forget(id, reason));
+
+  /** The running session `id`, as this node or the store knows it. */
+  const lookUp = async (id: string): Promise<LiveSession | 'ended' | undefined> => {
+    const known = sessions.get(id);
+    if (known) return known;
+    const found = await sessionStore.find(id);
+    if (typeof found !== 'object') return found;
+    // Looked up meanwhile by another request, or ended meanwhile.
+    if (recentlyEnded.has(id)) return 'ended';
+    return sessions.get(id) ?? (closed ? undefined : track(found));
+  };
+
+  /** With auth on, only the session's owner may act on it. */
+  const checkOwner = (session: Session, subject: string | undefined, action: 'stop' | 'stream') => {
+    if (subject !== undefined && session.owner !== subject) throw new NotSessionOwner(session.id, action);
+  };
+
+  const checkServerLimit = () => {
+    if (connections >= config.maxConnections) {
+      throw new LimitReached(
+        'connections',
+        `The server has ${connections} open streams, the most allowed.`,
+        RETRY_AFTER_S,
+      );
+    }
+  };
 
   /**
    * Counts a stream in, opens it on the sink `open` makes, and returns the
@@ -130,140 +313,39 @@ export function createSessionManager({
     return release;
   };
 
-  const checkServerLimit = () => {
-    if (connections >= config.maxConnections) {
-      throw new HttpError(
-        429,
-        'too_many_connections',
-        `The server has ${connections} open streams, the most allowed.`,
-        {
-          'Retry-After': RETRY_AFTER_S,
-        },
-      );
-    }
+  /**
+   * The cursor a resuming stream may use here: one this node has not reached
+   * yet waits up to CATCH_UP_MS for it; still ahead after that, it gets `init`.
+   */
+  const caughtUp = async (cursor: number | undefined): Promise<number | undefined> => {
+    if (cursor === undefined || cursor <= store.version) return cursor;
+    return (await store.reach(cursor, CATCH_UP_MS)) ? cursor : undefined;
   };
 
-  const mix: MutationMix = {
-    weights: config.weights,
-    minRecords: config.minRecords,
-    maxRecords: config.maxRecords,
-    batchSize: config.batchSize,
-  };
+  /** Whole seconds until `deadline`: when a place frees for sure. */
+  const secondsUntil = (deadline: number): number => Math.max(1, Math.ceil((deadline - scheduler.now()) / 1000));
 
-  /** Whole seconds until the first of `among` ends by its deadline: when a place frees for sure. */
-  const secondsUntilFirstEnds = (among: Iterable<Session>): string => {
-    let first = Number.POSITIVE_INFINITY;
-    for (const session of among) first = Math.min(first, session.deadline);
-    return String(Math.max(1, Math.ceil((first - scheduler.now()) / 1000)));
-  };
-
-  /** Runs a session, new or restored after a restart, until it ends. */
-  const track = (record: SessionRecord): Session => {
-    const { id, startedAt, deadline } = record;
-    const address = record.address ?? null;
-    const stop$ = new Subject<void>();
-    let generated = record.generated;
-    const pipeline = sessionPipeline<ChangeEvent>({
-      // --changes-per-tick changes per tick; they reach streams through the
-      // store's feed, and go out to each client in one write.
-      mutate: () => {
-        let last: ChangeEvent | undefined;
-        for (let i = 0; i < config.changesPerTick; i++) {
-          const mutation = nextMutation(store, mix, random);
-          if (mutation === undefined) break;
-          const timestamp = new Date(scheduler.now()).toISOString();
-          try {
-            last = store.commit(mutation, { session_id: id, generation_count: generated + 1, timestamp });
-            generated++;
-          } catch (err) {
-            // Nothing was stored or sent; the next tick tries again.
-            logger.error({ err, session_id: id }, 'change not stored');
-            break;
-          }
-        }
-        return last;
-      },
-      updateInterval: config.updateInterval,
-      heartbeatInterval: config.heartbeatInterval,
-      stop$,
-      deadline,
-      scheduler,
-    });
-    const watch = pipeline.end$.subscribe((reason: EndReason) => {
-      sessions.delete(id);
-      forgetAddress(session);
-      try {
-        sessionStore.end(id, reason);
-      } catch (err) {
-        logger.error({ err, session_id: id }, 'session end not stored');
-      }
-      logger.info({ session_id: id, reason, changes: generated }, 'session ended');
-    });
-    const session = {
-      id,
-      startedAt,
-      deadline,
-      address,
-      owner: record.owner ?? null,
-      pipeline,
-      stop$,
-      watch,
-      connections: 0,
-    };
-    sessions.set(id, session);
-    if (address !== null) {
-      const started = byAddress.get(address) ?? new Set<Session>();
-      byAddress.set(address, started.add(session));
-    }
-    return session;
-  };
-
-  const forgetAddress = (session: Session) => {
-    if (session.address === null) return;
-    const started = byAddress.get(session.address);
-    started?.delete(session);
-    if (started?.size === 0) byAddress.delete(session.address);
-  };
-
-  /** With auth on, only the session's owner may act on it: 403 for anyone else. */
-  const checkOwner = (session: Session, subject: string | undefined, what: string) => {
-    if (subject !== undefined && session.owner !== subject) {
-      throw new HttpError(403, 'forbidden', `Session ${session.id} belongs to another user; you may not ${what} it.`);
-    }
-  };
-
-  for (const record of sessionStore.active()) {
-    if (record.deadline <= scheduler.now()) {
-      sessionStore.end(record.id, 'timeout');
-      logger.info({ session_id: record.id }, 'session timed out while the server was down');
-    } else {
+  // Sessions running when this process last stopped (or on other nodes) go on.
+  const restored = sessionStore.active().then((records) => {
+    for (const record of records) {
+      if (closed || sessions.has(record.id) || recentlyEnded.has(record.id)) continue;
       track(record);
       logger.info({ session_id: record.id, deadline: new Date(record.deadline).toISOString() }, 'session restored');
     }
-  }
+  });
 
   return {
+    /** Resolves once the sessions that were running are known here again. */
+    ready: restored,
+
     /**
      * Starts a session for the client at `address`, owned by the token
-     * subject `owner` (null without auth). Throws HttpError 429 past
-     * --max-sessions or --max-sessions-per-address, with Retry-After the time
-     * until a place frees by a deadline; 503 when it cannot be stored.
+     * subject `owner` (null without auth). Rejects with LimitReached past
+     * --max-sessions (every node's) or --max-sessions-per-address, with the
+     * time until a place frees by a deadline, and StoreUnavailable.
      */
-    start({ address, owner }: { address: string; owner: string | null }): Session {
-      if (sessions.size >= config.maxSessions) {
-        throw new HttpError(429, 'too_many_sessions', `${sessions.size} sessions are running, the most allowed.`, {
-          'Retry-After': secondsUntilFirstEnds(sessions.values()),
-        });
-      }
-      const ownRunning = byAddress.get(address);
-      if (ownRunning !== undefined && ownRunning.size >= config.maxSessionsPerAddress) {
-        throw new HttpError(
-          429,
-          'too_many_address_sessions',
-          `This address has ${ownRunning.size} sessions running, the most allowed.`,
-          { 'Retry-After': secondsUntilFirstEnds(ownRunning) },
-        );
-      }
+    async start({ address, owner }: { address: string; owner: string | null }): Promise<Session> {
+      if (closed) throw new ShuttingDown();
       const startedAt = scheduler.now();
       const record: SessionRecord = {
         id: newSessionId(),
@@ -274,63 +356,70 @@ export function createSessionManager({
         owner,
       };
       try {
-        sessionStore.add(record);
-      } catch (err) {
-        logger.error({ err }, 'session not stored');
-        throw new HttpError(503, 'storage_unavailable', 'The session could not be stored; try again shortly.', {
-          'Retry-After': RETRY_AFTER_S,
+        await sessionStore.start(record, {
+          maxSessions: config.maxSessions,
+          maxPerAddress: config.maxSessionsPerAddress,
         });
+      } catch (err) {
+        if (err instanceof SessionLimitReached) {
+          const mine = err.scope === 'address';
+          throw new LimitReached(
+            mine ? 'address_sessions' : 'sessions',
+            `${mine ? 'This address has' : 'The server has'} ${err.running} sessions running, the most allowed.`,
+            secondsUntil(err.firstDeadline),
+          );
+        }
+        storeFailed(err, 'session not stored');
+        throw err instanceof StoreUnavailable ? err : new StoreUnavailable((err as Error).message);
       }
-      const session = track(record);
+      // Stored, and it goes on after a restart or on another node; not here.
+      if (closed) throw new ShuttingDown();
+      const session = sessions.get(record.id) ?? track(record);
       logger.info({ session_id: session.id, deadline: new Date(session.deadline).toISOString() }, 'session started');
       return session;
     },
 
-    get(id: string): Session | undefined {
-      return sessions.get(id);
-    },
-
     /**
-     * Ends a session; its streams get `end`. `subject` is the caller's token
-     * subject when auth is on (undefined when off): another subject's session
-     * is HttpError 403.
+     * Ends a session on whichever node runs it; its streams on every node get
+     * `end`. `subject` is the caller's token subject when auth is on: another
+     * subject's session is NotSessionOwner.
      */
-    stop(id: string, subject?: string): 'stopped' | 'already_ended' | 'unknown' {
-      const session = sessions.get(id);
-      if (session) {
-        checkOwner(session, subject, 'stop');
-        session.stop$.next();
-        return 'stopped';
-      }
-      return sessionStore.wasEnded(id) ? 'already_ended' : 'unknown';
+    async stop(id: string, subject?: string): Promise<'stopped' | 'already_ended' | 'unknown'> {
+      const session = await lookUp(id);
+      if (session === undefined) return 'unknown';
+      if (session === 'ended') return 'already_ended';
+      checkOwner(session, subject, 'stop');
+      return sessionStore.end(id, 'stopped');
     },
 
     /**
      * Opens a stream of a session on the sink `open` makes, resuming after
-     * `cursor` when given. Returns the function that takes the stream out
-     * (safe to call more than once). Throws HttpError 404 for an unknown
-     * session, 403 when `subject` (given when streams need the owner's
-     * token) is not its owner, and 429 past a limit, before `open` is called.
+     * `cursor` when given. Resolves with the function that takes the stream
+     * out (safe to call more than once). Rejects with SessionNotFound,
+     * NotSessionOwner (`subject` is given when streams need the owner's
+     * token), LimitReached or StoreUnavailable before `open` is called.
      */
-    connect(id: string, cursor: number | undefined, open: () => Sink, subject?: string): () => void {
-      const session = sessions.get(id);
-      if (!session) {
-        throw new HttpError(404, 'session_not_found', `No active session ${id}: it never existed or has ended.`);
-      }
+    async connect(id: string, cursor: number | undefined, open: () => Sink, subject?: string): Promise<() => void> {
+      if (closed) throw new ShuttingDown();
+      const found = await lookUp(id);
+      if (typeof found !== 'object') throw new SessionNotFound(id);
+      const session = found;
       checkOwner(session, subject, 'stream');
+      const from = await caughtUp(cursor);
+      if (closed) throw new ShuttingDown();
+      if (!sessions.has(id)) throw new SessionNotFound(id);
       if (session.connections >= config.maxConnectionsPerSession) {
-        throw new HttpError(
-          429,
-          'too_many_session_connections',
-          `Session ${id} already has ${session.connections} open streams, the most allowed.`,
-          { 'Retry-After': RETRY_AFTER_S },
+        throw new LimitReached(
+          'session_connections',
+          `Session ${id} already has ${session.connections} open streams on this server, the most allowed.`,
+          RETRY_AFTER_S,
         );
       }
       checkServerLimit();
       session.connections++;
       return openCounted(
         { id, initSessionId: id, events$: session.pipeline.events$, end$: session.pipeline.end$ },
-        cursor,
+        from,
         open,
         () => session.connections--,
       );
@@ -339,27 +428,31 @@ export function createSessionManager({
     /**
      * Opens a watch stream on the sink `open` makes: the table's changes,
      * whichever session makes them, with heartbeats and no end, resuming after
-     * `cursor` when given. Returns the function that takes it out. Throws
-     * HttpError 429 past --max-connections, before `open` is called.
+     * `cursor` when given. Resolves with the function that takes it out.
+     * Rejects with LimitReached past this node's share of --max-connections.
      */
-    watch(cursor: number | undefined, open: () => Sink): () => void {
-      if (closed) throw new HttpError(503, 'shutting_down', 'The server is shutting down; try again shortly.');
+    async watch(cursor: number | undefined, open: () => Sink): Promise<() => void> {
+      const from = await caughtUp(cursor);
+      if (closed) throw new ShuttingDown();
       if (watches >= maxWatches) {
-        throw new HttpError(
-          429,
-          'too_many_watch_connections',
+        throw new LimitReached(
+          'watch_connections',
           `The server has ${watches} open watch streams, the most allowed.`,
-          { 'Retry-After': RETRY_AFTER_S },
+          RETRY_AFTER_S,
         );
       }
       checkServerLimit();
       watches++;
-      return openCounted(watcher, cursor, open, () => watches--);
+      return openCounted(watcher, from, open, () => watches--);
     },
 
+    /** Sessions running that this node knows of. */
     get activeSessions(): number {
       return sessions.size;
     },
+
+    /** Sessions running on every node (the store's count). */
+    allSessions: () => sessionStore.count(),
 
     get totalConnections(): number {
       return connections;
@@ -368,24 +461,25 @@ export function createSessionManager({
     /**
      * Forgets every session without ending it, as on shutdown: the streams are
      * closed by the HTTP edge, so clients reconnect rather than stop for good.
+     * A shared store's leases are given up, so other nodes take over at once.
      */
-    close(): void {
+    async close(): Promise<void> {
       closed = true;
+      ends.unsubscribe();
       fanout.close();
+      const releases: Promise<void>[] = [];
       for (const session of sessions.values()) {
-        // With nothing recording the end any more, stopping only halts a
-        // generator still in its grace period: the session stays active in
-        // the session store, to be restored on the next start.
-        session.watch.unsubscribe();
-        session.stop$.next();
+        for (const subscription of session.subscriptions) subscription.unsubscribe();
+        // Stops a generator still in its grace period (nothing listens for
+        // the end any more, so no stream gets it and the store is not told):
+        // the session stays running in the session store, to go on after a
+        // restart or elsewhere.
+        session.ended.next('stopped');
+        session.ended.complete();
+        if (sessionStore.shared) releases.push(sessionStore.release(session.id));
       }
       sessions.clear();
-      byAddress.clear();
-    },
-
-    /** Client addresses with a session running, for tests of churn. */
-    get addresses(): number {
-      return byAddress.size;
+      await Promise.allSettled(releases);
     },
   };
 }

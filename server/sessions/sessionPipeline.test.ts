@@ -1,4 +1,5 @@
-import { Subject, count, ignoreElements, type Observable } from 'rxjs';
+import { Subject, count, map, type Observable, type ObservableInput } from 'rxjs';
+import type { EndReason } from '../protocol.js';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { sessionPipeline } from './sessionPipeline.js';
@@ -8,13 +9,18 @@ function setup() {
   let generated = 0;
   const make = (
     stop$: Observable<unknown>,
-    options: { updateInterval?: number; heartbeatInterval?: number; deadline?: number } = {},
+    options: {
+      updateInterval?: number;
+      heartbeatInterval?: number;
+      deadline?: number;
+      mutate?: (n: number) => ObservableInput<string | undefined>;
+    } = {},
   ) =>
-    sessionPipeline({
-      mutate: () => `c${++generated}`,
+    sessionPipeline<string>({
+      mutate: () => options.mutate?.(++generated) ?? [`c${++generated}`],
       updateInterval: options.updateInterval ?? 20,
       heartbeatInterval: options.heartbeatInterval ?? 50,
-      stop$,
+      ended$: stop$.pipe(map((reason): EndReason => (reason === 'timeout' ? 'timeout' : 'stopped'))),
       deadline: options.deadline ?? 300_000,
       scheduler: testScheduler,
     });
@@ -92,12 +98,52 @@ describe('sessionPipeline', () => {
     });
   });
 
+  it('commits one tick at a time: ticks that come while a commit is out are skipped (exhaustMap)', () => {
+    const { testScheduler, make } = setup();
+    testScheduler.run(({ cold, expectObservable }) => {
+      // Each commit takes 30 ms against a 20 ms tick: ticks at 20, 60, 100 commit; 40, 80 are skipped.
+      const { events$ } = make(cold('-'), {
+        heartbeatInterval: 1000,
+        mutate: (n) => cold('30ms (x|)', { x: `c${n}` }),
+      });
+      expectObservable(events$, '^ 135ms !').toBe('50ms a 39ms b 39ms c', { a: 'c1', b: 'c2', c: 'c3' });
+    });
+  });
+
+  it('goes on with the next tick after a step that changed nothing or failed to commit', () => {
+    const { testScheduler, make } = setup();
+    testScheduler.run(({ cold, expectObservable }) => {
+      const { events$ } = make(cold('-'), {
+        heartbeatInterval: 1000,
+        mutate: (n) => cold('5ms (x|)', { x: n === 2 ? undefined : `c${n}` }),
+      });
+      expectObservable(events$, '^ 70ms !').toBe('25ms a 39ms c', { a: 'c1', c: 'c3' });
+    });
+  });
+
+  it('makes no change after its deadline while the end is on its way, and keeps beating', () => {
+    const { testScheduler, make } = setup();
+    testScheduler.run(({ cold, expectObservable }) => {
+      const { events$ } = make(cold('135ms t'), { heartbeatInterval: 50, deadline: 90 });
+      expectObservable(events$).toBe('20ms a 19ms b 9ms h 9ms c 19ms d 19ms i 34ms |', {
+        a: 'c1',
+        b: 'c2',
+        c: 'c3',
+        d: 'c4',
+        h: hb(50),
+        i: hb(100),
+      });
+    });
+  });
+
   it('times out at its deadline, counted in virtual time, with reason "timeout"', () => {
     const { testScheduler, make, generated } = setup();
     testScheduler.run(({ cold, expectObservable, flush }) => {
-      const { events$, end$ } = make(cold('-'), { updateInterval: 2000, heartbeatInterval: 10_000, deadline: 300_000 });
+      // The store ends it at its deadline (in the cluster, whichever node gets there first).
+      const ended$ = cold('300000ms t', { t: 'timeout' });
+      const { events$, end$ } = make(ended$, { updateInterval: 2000, heartbeatInterval: 10_000, deadline: 300_000 });
       // 300 s at one change per 2 s and one heartbeat per 10 s. At the deadline
-      // itself the timeout wins: the timer was scheduled first.
+      // itself the deadline wins: its timer was scheduled first.
       expectObservable(events$.pipe(count())).toBe('300000ms (n|)', { n: 149 + 29 });
       expectObservable(end$).toBe('300000ms (r|)', { r: 'timeout' });
       flush();
@@ -109,7 +155,8 @@ describe('sessionPipeline', () => {
     const { testScheduler, make } = setup();
     testScheduler.run(({ cold, expectObservable }) => {
       const { events$ } = make(cold('-'), { updateInterval: 100, heartbeatInterval: 10_000, deadline: 1000 });
-      expectObservable(events$.pipe(ignoreElements()), '900ms ^').toBe('1000ms |');
+      // Its ticks would come at 1000 and 1100: both are past the deadline.
+      expectObservable(events$, '900ms ^ 300ms !').toBe('');
     });
   });
 

@@ -1,29 +1,36 @@
 import {
+  exhaustMap,
   filter,
+  from,
   interval,
   map,
   merge,
-  race,
   share,
   shareReplay,
   take,
   takeUntil,
   timer,
   type Observable,
+  type ObservableInput,
   type SchedulerLike,
 } from 'rxjs';
 import type { EndReason, HeartbeatEvent } from '../protocol.js';
 
 export interface SessionPipelineOptions<T> {
-  /** One generator step; undefined when there was nothing to change. */
-  mutate: () => T | undefined;
+  /**
+   * One generator step: commits the tick's changes and emits the last one,
+   * or undefined when nothing changed. It may take longer than a tick (a
+   * commit to a shared store): ticks that come meanwhile are skipped, so a
+   * slow store gets one tick's work at a time and no backlog.
+   */
+  mutate: () => ObservableInput<T | undefined>;
   /** Milliseconds between generator steps. */
   updateInterval: number;
   /** Milliseconds between heartbeats. */
   heartbeatInterval: number;
-  /** Emits when the session is stopped. */
-  stop$: Observable<unknown>;
-  /** Absolute time, in the scheduler's clock, at which the session times out. */
+  /** The session's end as its store reports it (a stop or the timeout, from any node). */
+  ended$: Observable<EndReason>;
+  /** Absolute time, in the scheduler's clock, after which the generator makes no change. */
   deadline: number;
   scheduler: SchedulerLike;
 }
@@ -41,16 +48,18 @@ export interface SessionPipeline<T> {
 
 /** The life of one session as observables; it does no I/O of its own. */
 export function sessionPipeline<T>(options: SessionPipelineOptions<T>): SessionPipeline<T> {
-  const { mutate, updateInterval, heartbeatInterval, stop$, deadline, scheduler } = options;
+  const { mutate, updateInterval, heartbeatInterval, ended$, deadline, scheduler } = options;
 
-  const end$ = race(
-    stop$.pipe(map((): EndReason => 'stopped')),
-    timer(new Date(deadline), scheduler).pipe(map((): EndReason => 'timeout')),
-  ).pipe(take(1), shareReplay({ bufferSize: 1, refCount: true }));
+  const end$ = ended$.pipe(take(1), shareReplay({ bufferSize: 1, refCount: true }));
 
+  // exhaustMap, not concatMap: ticks that come while a commit is out are
+  // dropped, not queued, so a store that stalls for a second does not get a
+  // second's worth of commits at once when it answers.
   const mutations$ = interval(updateInterval, scheduler).pipe(
-    map(() => mutate()),
+    exhaustMap(() => from(mutate())),
     filter((change): change is T => change !== undefined),
+    // The store ends a session at its deadline; nothing is made after it meanwhile.
+    takeUntil(timer(new Date(deadline), scheduler)),
   );
   const heartbeats$ = interval(heartbeatInterval, scheduler).pipe(
     map((): HeartbeatEvent => ({ type: 'heartbeat', timestamp: new Date(scheduler.now()).toISOString() })),

@@ -7,10 +7,11 @@ import { originOf } from '../sessions/origin.js';
 import type { NewRow } from '../table/rows.js';
 import { createSqliteStores, DATABASE_FILE, StorageError } from './sqliteStore.js';
 import { tableStoreSuite } from './tableStore.suite.js';
+import type { TableLimits } from './tableStore.js';
 
-const open: { table: { close(): void } }[] = [];
-afterEach(() => {
-  for (const stores of open.splice(0)) stores.table.close();
+const open: { table: { close(): Promise<void> } }[] = [];
+afterEach(async () => {
+  for (const stores of open.splice(0)) await stores.table.close();
 });
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'livetable-sqlite-'));
@@ -21,66 +22,72 @@ const meta = (session_id = 'AAAAAAAAAAAAAAAA', generation_count = 1) => ({
   timestamp: '2026-01-01T00:00:00.000Z',
 });
 
-function openStores(dataDir: string, history = 100, initialRows: NewRow[] = []) {
-  const stores = createSqliteStores({ dataDir, history, initialRows: () => initialRows });
+function openStores(dataDir: string, history = 100, initialRows: NewRow[] = [], limits?: TableLimits) {
+  const stores = createSqliteStores({ dataDir, history, initialRows: () => initialRows, limits });
   open.push(stores);
   return stores;
 }
 
-tableStoreSuite('sqlite store', ({ history, initialRows = [] }) => openStores(tempDir(), history, initialRows).table);
+tableStoreSuite('sqlite store', ({ history, initialRows = [], limits }) =>
+  Promise.resolve(openStores(tempDir(), history, initialRows, limits)),
+);
 
 describe('sqlite store', () => {
-  it('keeps the table, seq, next id and history across a reopen', () => {
+  it('keeps the table, seq, next id and history across a reopen', async () => {
     const dir = tempDir();
     const first = openStores(dir, 100, [person('a'), person('b')]);
-    first.table.commit({ type: 'add', row: person('c') }, meta());
-    first.table.commit({ type: 'update', id: 1, patch: { score: 99.9 } }, meta());
-    first.table.commit({ type: 'delete', id: 3 }, meta());
+    await first.table.commit({ type: 'add', row: person('c') }, meta());
+    await first.table.commit({ type: 'update', id: 1, patch: { score: 99.9 } }, meta());
+    await first.table.commit({ type: 'delete', id: 3 }, meta());
     const rows = first.table.rows();
-    first.table.close();
+    await first.table.close();
     open.length = 0;
 
     const second = openStores(dir, 100, [person('ignored')]);
     expect(second.table.version).toBe(3);
     expect(second.table.rows()).toEqual(rows);
     expect(second.table.since(1)?.map((c) => c.seq)).toEqual([2, 3]);
-    const added = second.table.commit({ type: 'add', row: person('d') }, meta());
+    const added = await second.table.commit({ type: 'add', row: person('d') }, meta());
     expect(added.seq).toBe(4);
     expect(added.type === 'add' && added.data.id).toBe(4); // id 3 is never reused
   });
 
-  it('keeps only the configured history, and reloads exactly that', () => {
+  it('keeps only the configured history, and reloads exactly that', async () => {
     const dir = tempDir();
     const first = openStores(dir, 100, [person('a')]);
     for (let i = 0; i < 300; i++)
-      first.table.commit({ type: 'update', id: 1, patch: { score: 60 + (i % 40) } }, meta());
-    first.table.close();
+      await first.table.commit({ type: 'update', id: 1, patch: { score: 60 + (i % 40) } }, meta());
+    await first.table.close();
     open.length = 0;
     const second = openStores(dir, 100);
     expect(second.table.since(200)?.length).toBe(100);
     expect(second.table.since(199)).toBeUndefined();
   });
 
-  it('keeps sessions, their deadlines and change counts, and remembers ended ones', () => {
+  it('keeps sessions, their deadlines and change counts, and remembers ended ones', async () => {
     const dir = tempDir();
     const first = openStores(dir, 100, [person('a')]);
-    first.sessions.add({
-      id: 'S1aaaaaaaaaaaaaa',
-      startedAt: 1000,
-      deadline: 301_000,
-      generated: 0,
-      address: '127.0.0.9',
-      owner: 'alice',
-    });
-    first.sessions.add({ id: 'S2aaaaaaaaaaaaaa', startedAt: 2000, deadline: 302_000, generated: 0 });
-    first.table.commit({ type: 'update', id: 1, patch: { score: 61 } }, meta('S1aaaaaaaaaaaaaa', 1));
-    first.table.commit({ type: 'update', id: 1, patch: { score: 62 } }, meta('S1aaaaaaaaaaaaaa', 2));
-    first.sessions.end('S2aaaaaaaaaaaaaa', 'stopped');
-    first.table.close();
+    const limits = { maxSessions: 10, maxPerAddress: 10 };
+    await first.sessions.start(
+      {
+        id: 'S1aaaaaaaaaaaaaa',
+        startedAt: 1000,
+        deadline: 301_000,
+        generated: 0,
+        address: '127.0.0.9',
+        owner: 'alice',
+      },
+      limits,
+    );
+    await first.sessions.start({ id: 'S2aaaaaaaaaaaaaa', startedAt: 2000, deadline: 302_000, generated: 0 }, limits);
+    await first.table.commit({ type: 'update', id: 1, patch: { score: 61 } }, meta('S1aaaaaaaaaaaaaa', 1));
+    await first.table.commit({ type: 'update', id: 1, patch: { score: 62 } }, meta('S1aaaaaaaaaaaaaa', 2));
+    expect(await first.sessions.end('S2aaaaaaaaaaaaaa', 'stopped')).toBe('stopped');
+    await first.table.close();
     open.length = 0;
 
     const second = openStores(dir);
-    expect(second.sessions.active()).toEqual([
+    expect(await second.sessions.active()).toEqual([
       {
         id: 'S1aaaaaaaaaaaaaa',
         startedAt: 1000,
@@ -90,13 +97,14 @@ describe('sqlite store', () => {
         owner: 'alice',
       },
     ]);
-    expect(second.sessions.wasEnded('S2aaaaaaaaaaaaaa')).toBe(true);
-    expect(second.sessions.wasEnded('S1aaaaaaaaaaaaaa')).toBe(false);
+    expect(await second.sessions.find('S2aaaaaaaaaaaaaa')).toBe('ended');
+    expect(await second.sessions.find('S1aaaaaaaaaaaaaa')).toMatchObject({ owner: 'alice' });
+    expect(await second.sessions.end('S2aaaaaaaaaaaaaa', 'stopped')).toBe('already_ended');
   });
 
-  it('opens a file written before sessions kept their address and owner, and keeps both from then on', () => {
+  it('opens a file written before sessions kept their address and owner, and keeps both from then on', async () => {
     const dir = tempDir();
-    openStores(dir, 100, [person('a')]).table.close();
+    await openStores(dir, 100, [person('a')]).table.close();
     open.length = 0;
     const db = new Database(join(dir, DATABASE_FILE));
     db.exec(`ALTER TABLE sessions DROP COLUMN owner; ALTER TABLE sessions DROP COLUMN address`);
@@ -104,20 +112,23 @@ describe('sqlite store', () => {
     db.close();
 
     const second = openStores(dir);
-    second.sessions.add({ id: 'S2aaaaaaaaaaaaaa', startedAt: 2000, deadline: 302_000, generated: 0, owner: 'bob' });
-    expect(second.sessions.active()).toEqual([
+    await second.sessions.start(
+      { id: 'S2aaaaaaaaaaaaaa', startedAt: 2000, deadline: 302_000, generated: 0, owner: 'bob' },
+      { maxSessions: 10, maxPerAddress: 10 },
+    );
+    expect(await second.sessions.active()).toEqual([
       { id: 'S1aaaaaaaaaaaaaa', startedAt: 1000, deadline: 301_000, generated: 0, address: null, owner: null },
       { id: 'S2aaaaaaaaaaaaaa', startedAt: 2000, deadline: 302_000, generated: 0, address: null, owner: 'bob' },
     ]);
   });
 
-  it('never replays a session id from history written when changes carried one', () => {
+  it('never replays a session id from history written when changes carried one', async () => {
     const dir = tempDir();
     const first = openStores(dir, 100, [person('a')]);
-    first.table.commit({ type: 'add', row: person('b') }, meta('S1aaaaaaaaaaaaaa', 1));
-    first.table.commit({ type: 'update', id: 1, patch: { score: 61 } }, meta('S1aaaaaaaaaaaaaa', 2));
-    first.table.commit({ type: 'delete', id: 2 }, meta('S2aaaaaaaaaaaaaa', 1));
-    first.table.close();
+    await first.table.commit({ type: 'add', row: person('b') }, meta('S1aaaaaaaaaaaaaa', 1));
+    await first.table.commit({ type: 'update', id: 1, patch: { score: 61 } }, meta('S1aaaaaaaaaaaaaa', 2));
+    await first.table.commit({ type: 'delete', id: 2 }, meta('S2aaaaaaaaaaaaaa', 1));
+    await first.table.close();
     open.length = 0;
     // The file as an older server left it: each change names its session by id.
     const db = new Database(join(dir, DATABASE_FILE));
@@ -143,14 +154,14 @@ describe('sqlite store', () => {
     expect(JSON.stringify(replayed)).not.toMatch(/S1aaaaaaaaaaaaaa|S2aaaaaaaaaaaaaa/);
   });
 
-  it('refuses a file that is not a database, and leaves it as it was', () => {
+  it('refuses a file that is not a database, and leaves it as it was', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, DATABASE_FILE), 'this is not a database, but somebody may need it');
     expect(() => openStores(dir)).toThrow(StorageError);
     expect(() => openStores(dir)).toThrow(/livetable\.db/);
   });
 
-  it('refuses a data directory it cannot write', () => {
+  it('refuses a data directory it cannot write', async () => {
     if (process.getuid?.() === 0) {
       // root writes anywhere; a path under a regular file cannot be created by anyone.
       const file = join(tempDir(), 'plain-file');
@@ -165,7 +176,7 @@ describe('sqlite store', () => {
 });
 
 describe('sqlite store on a full disk', () => {
-  it('refuses the change, changes nothing in memory or on disk, and works again once there is room', () => {
+  it('refuses the change, changes nothing in memory or on disk, and works again once there is room', async () => {
     const dir = tempDir();
     const { table } = createSqliteStores({
       dataDir: dir,
@@ -178,18 +189,18 @@ describe('sqlite store on a full disk', () => {
     for (let i = 0; i < 10_000 && failure === undefined; i++) {
       before = { version: table.version, rows: table.rows() };
       try {
-        table.commit({ type: 'add', row: person(`p${i}`) }, meta());
+        await table.commit({ type: 'add', row: person(`p${i}`) }, meta());
       } catch (error) {
         failure = error;
       }
     }
     expect(String(failure)).toMatch(/full/i);
     expect({ version: table.version, rows: table.rows() }).toEqual(before);
-    table.close();
+    await table.close();
 
     const reopened = openStores(dir, 100_000);
     expect(reopened.table.version).toBe(before.version);
     expect(reopened.table.rows()).toEqual(before.rows);
-    expect(reopened.table.commit({ type: 'add', row: person('after') }, meta()).seq).toBe(before.version + 1);
+    expect((await reopened.table.commit({ type: 'add', row: person('after') }, meta())).seq).toBe(before.version + 1);
   });
 });

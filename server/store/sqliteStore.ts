@@ -5,17 +5,15 @@ import type { ChangeEvent, Row } from '../protocol.js';
 import { originOf } from '../sessions/origin.js';
 import type { NewRow } from '../table/rows.js';
 import { DataDirInUse, lockDataDir, type DataDirLock } from './dataDirLock.js';
-import { REMEMBERED_ENDED, type SessionRecord, type SessionStore } from './sessionStore.js';
-import { createStoreCore } from './storeCore.js';
-import type { TableStore } from './tableStore.js';
+import { createLocalStore, newEpoch } from './localStore.js';
+import { createEmbeddedSessionStore, REMEMBERED_ENDED, type SessionRecord, type SessionStore } from './sessionStore.js';
+import { StorageError } from './storageError.js';
+import type { TableLimits, TableStore } from './tableStore.js';
+
+export { StorageError };
 
 export const DATABASE_FILE = 'livetable.db';
 const SCHEMA_VERSION = 1;
-
-/** The data directory or its database cannot be used; the message says why. */
-export class StorageError extends Error {
-  override name = 'StorageError';
-}
 
 export interface SqliteStoreOptions {
   dataDir: string;
@@ -24,6 +22,7 @@ export interface SqliteStoreOptions {
   initialRows: () => readonly NewRow[];
   /** Caps the file at this many pages, as a full disk would (for tests). */
   maxPageCount?: number;
+  limits?: TableLimits;
 }
 
 const SCHEMA = `
@@ -98,7 +97,7 @@ function storedChange(text: string): ChangeEvent {
  * The table, its history and the sessions in one SQLite file (WAL mode).
  * Every change is committed to the file before it is applied and sent.
  */
-export function createSqliteStores({ dataDir, history, initialRows, maxPageCount }: SqliteStoreOptions): {
+export function createSqliteStores({ dataDir, history, initialRows, limits, maxPageCount }: SqliteStoreOptions): {
   table: TableStore;
   sessions: SessionStore;
 } {
@@ -122,9 +121,12 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
     setMeta.run('next_id', rows.length + 1);
   });
   if (getMeta.get('schema') === undefined) seed(initialRows());
+  // Files written before tables had epochs get one now, and keep it.
+  if (getMeta.get('epoch') === undefined) setMeta.run('epoch', Number.parseInt(newEpoch(), 36));
 
   const version = getMeta.get('version') ?? 0;
   const state = {
+    epoch: (getMeta.get('epoch') as number).toString(36).padStart(6, '0'),
     rows: db.prepare(`SELECT id, name, age, city, score, status FROM rows ORDER BY id`).all() as Row[],
     nextId: getMeta.get('next_id') ?? 1,
     version,
@@ -147,9 +149,10 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
     if (change.seq % 64 === 0) trimChanges.run(change.seq - history);
   });
 
-  const table = createStoreCore({
+  const table = createLocalStore({
     historyLimit: history,
     state,
+    limits,
     persist: (change, written, sessionId) => persist(change, written, sessionId),
     close: () => {
       db.close();
@@ -166,15 +169,16 @@ export function createSqliteStores({ dataDir, history, initialRows, maxPageCount
   const activeSessions = db.prepare(`SELECT id, started_at AS startedAt, deadline, generated, address, owner
     FROM sessions WHERE ended_at IS NULL ORDER BY started_at`);
 
-  const sessions: SessionStore = {
+  const sessions = createEmbeddedSessionStore({
     add: (session) => void addSession.run({ address: null, owner: null, ...session }),
     end: db.transaction((id: string, reason: string) => {
-      endSession.run(Date.now(), reason, id);
+      const ended = endSession.run(Date.now(), reason, id).changes > 0;
       forgetEnded.run(REMEMBERED_ENDED);
+      return ended;
     }),
     wasEnded: (id) => isEnded.get(id) !== undefined,
-    active: () => activeSessions.all() as SessionRecord[],
-  };
+    running: () => activeSessions.all() as SessionRecord[],
+  });
 
   return { table, sessions };
 }

@@ -3,18 +3,32 @@ import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../protocol.js';
 import { originOf } from '../sessions/origin.js';
 import type { NewRow } from '../table/rows.js';
-import type { ChangeMeta, TableStore } from './tableStore.js';
+import type { SessionStore } from './sessionStore.js';
+import { CommitRefused, type ChangeMeta, type TableLimits, type TableStore } from './tableStore.js';
 
 const person = (name: string, score = 80): NewRow => ({ name, age: 30, city: '北京', score, status: '活跃' });
 const meta: ChangeMeta = { session_id: 'AAAAAAAAAAAAAAAA', generation_count: 1, timestamp: '2026-01-01T00:00:00.000Z' };
 
-export type MakeStore = (options: { history: number; initialRows?: NewRow[] }) => TableStore;
+/** A table and its sessions, new for each test. */
+export type MakeStores = (options: {
+  history: number;
+  initialRows?: NewRow[];
+  limits?: TableLimits;
+}) => Promise<{ table: TableStore; sessions: SessionStore }>;
 
 /** The behaviour every TableStore must have, whatever keeps its data. */
-export function tableStoreSuite(name: string, makeStore: MakeStore): void {
+export function tableStoreSuite(name: string, makeStores: MakeStores): void {
+  /** A table with `meta`'s session running, as the generator commits for one. */
+  const makeStore = async (options: Parameters<MakeStores>[0]) => {
+    const { table, sessions } = await makeStores(options);
+    const session = { id: meta.session_id, startedAt: Date.now(), deadline: Date.now() + 3_600_000, generated: 0 };
+    await sessions.start(session, { maxSessions: 10, maxPerAddress: 10 });
+    expect(await sessions.lease(session.id, 60_000)).toBe(true);
+    return table;
+  };
   describe(`${name}: the TableStore contract`, () => {
-    it('starts with its initial rows at version 0, ids from 1', () => {
-      const store = makeStore({ history: 100, initialRows: [person('张三'), person('李四')] });
+    it('starts with its initial rows at version 0, ids from 1', async () => {
+      const store = await makeStore({ history: 100, initialRows: [person('张三'), person('李四')] });
       expect(store.version).toBe(0);
       expect(store.size).toBe(2);
       expect(store.rows().map((r) => [r.id, r.name])).toEqual([
@@ -23,11 +37,11 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
       ]);
     });
 
-    it('gives every change the next seq and describes it in the original words', () => {
-      const store = makeStore({ history: 100, initialRows: [person('张三')] });
-      const add = store.commit({ type: 'add', row: person('李四') }, meta);
-      const update = store.commit({ type: 'update', id: 1, patch: { score: 99.5 } }, meta);
-      const del = store.commit({ type: 'delete', id: 2 }, meta);
+    it('gives every change the next seq and describes it in the original words', async () => {
+      const store = await makeStore({ history: 100, initialRows: [person('张三')] });
+      const add = await store.commit({ type: 'add', row: person('李四') }, meta);
+      const update = await store.commit({ type: 'update', id: 1, patch: { score: 99.5 } }, meta);
+      const del = await store.commit({ type: 'delete', id: 2 }, meta);
       expect([add.seq, update.seq, del.seq]).toEqual([1, 2, 3]);
       expect(store.version).toBe(3);
       expect(add).toMatchObject({ type: 'add', data: { id: 2, name: '李四' }, message: '添加了新用户: 李四' });
@@ -38,13 +52,13 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
       expect(store.rows()).toEqual([{ ...person('张三', 99.5), id: 1 }]);
     });
 
-    it("names a change's session only by its origin, never by its id", () => {
-      const store = makeStore({ history: 100, initialRows: [person('a'), person('b')] });
+    it("names a change's session only by its origin, never by its id", async () => {
+      const store = await makeStore({ history: 100, initialRows: [person('a'), person('b')] });
       const changes = [
-        store.commit({ type: 'add', row: person('c') }, meta),
-        store.commit({ type: 'update', id: 1, patch: { score: 61 } }, meta),
-        store.commit({ type: 'batch_update', updates: [{ id: 2, patch: { score: 62 } }] }, meta),
-        store.commit({ type: 'delete', id: 3 }, meta),
+        await store.commit({ type: 'add', row: person('c') }, meta),
+        await store.commit({ type: 'update', id: 1, patch: { score: 61 } }, meta),
+        await store.commit({ type: 'batch_update', updates: [{ id: 2, patch: { score: 62 } }] }, meta),
+        await store.commit({ type: 'delete', id: 3 }, meta),
       ];
       for (const change of [...changes, ...(store.since(0) ?? [])]) {
         expect(change).not.toHaveProperty('session_id');
@@ -53,16 +67,16 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
       }
     });
 
-    it('never reuses a row id', () => {
-      const store = makeStore({ history: 100, initialRows: [person('a'), person('b')] });
-      store.commit({ type: 'delete', id: 2 }, meta);
-      const added = store.commit({ type: 'add', row: person('c') }, meta);
+    it('never reuses a row id', async () => {
+      const store = await makeStore({ history: 100, initialRows: [person('a'), person('b')] });
+      await store.commit({ type: 'delete', id: 2 }, meta);
+      const added = await store.commit({ type: 'add', row: person('c') }, meta);
       expect(added.type === 'add' && added.data.id).toBe(3);
     });
 
-    it('applies a batch update as one change', () => {
-      const store = makeStore({ history: 100, initialRows: [person('a'), person('b'), person('c')] });
-      const change = store.commit(
+    it('applies a batch update as one change', async () => {
+      const store = await makeStore({ history: 100, initialRows: [person('a'), person('b'), person('c')] });
+      const change = await store.commit(
         {
           type: 'batch_update',
           updates: [
@@ -84,45 +98,61 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
       ]);
     });
 
-    it('rejects a change to a missing row and changes nothing', () => {
-      const store = makeStore({ history: 100, initialRows: [person('a')] });
-      expect(() => store.commit({ type: 'update', id: 9, patch: { score: 70 } }, meta)).toThrow(RangeError);
-      expect(() => store.commit({ type: 'delete', id: 9 }, meta)).toThrow(RangeError);
-      expect(() =>
-        store.commit(
-          {
-            type: 'batch_update',
-            updates: [
-              { id: 1, patch: { score: 70 } },
-              { id: 9, patch: { score: 70 } },
-            ],
-          },
-          meta,
-        ),
-      ).toThrow(RangeError);
+    it('refuses a change to a missing row and changes nothing', async () => {
+      const store = await makeStore({ history: 100, initialRows: [person('a')] });
+      const refusal = (commit: Promise<unknown>) =>
+        commit.then(
+          () => 'committed',
+          (error: unknown) => (error instanceof CommitRefused ? error.reason : error),
+        );
+      expect(await refusal(store.commit({ type: 'update', id: 9, patch: { score: 70 } }, meta))).toBe('row_not_found');
+      expect(await refusal(store.commit({ type: 'delete', id: 9 }, meta))).toBe('row_not_found');
+      const batch = {
+        type: 'batch_update' as const,
+        updates: [
+          { id: 1, patch: { score: 70 } },
+          { id: 9, patch: { score: 70 } },
+        ],
+      };
+      expect(await refusal(store.commit(batch, meta))).toBe('row_not_found');
       expect(store.version).toBe(0);
       expect(store.rows()[0]?.score).toBe(80);
     });
 
-    it('gives random access to every row by position', () => {
-      const store = makeStore({ history: 100, initialRows: ['a', 'b', 'c', 'd'].map((n) => person(n)) });
-      store.commit({ type: 'delete', id: 2 }, meta);
+    it('refuses to take the table past its limits, and changes nothing', async () => {
+      const store = await makeStore({
+        history: 100,
+        initialRows: [person('a'), person('b')],
+        limits: { minRecords: 2, maxRecords: 2 },
+      });
+      await expect(store.commit({ type: 'add', row: person('c') }, meta)).rejects.toMatchObject({
+        reason: 'too_many_rows',
+      });
+      await expect(store.commit({ type: 'delete', id: 1 }, meta)).rejects.toMatchObject({ reason: 'too_few_rows' });
+      expect(store.version).toBe(0);
+      expect(store.size).toBe(2);
+    });
+
+    it('gives random access to every row by position', async () => {
+      const store = await makeStore({ history: 100, initialRows: ['a', 'b', 'c', 'd'].map((n) => person(n)) });
+      await store.commit({ type: 'delete', id: 2 }, meta);
       const seen = Array.from({ length: store.size }, (_, i) => store.rowAt(i).id).sort();
       expect(seen).toEqual([1, 3, 4]);
       expect(() => store.rowAt(3)).toThrow(RangeError);
     });
 
-    it('replays exactly the changes after a seq', () => {
-      const store = makeStore({ history: 100, initialRows: [person('a')] });
-      for (let i = 0; i < 10; i++) store.commit({ type: 'update', id: 1, patch: { score: 60 + i } }, meta);
+    it('replays exactly the changes after a seq', async () => {
+      const store = await makeStore({ history: 100, initialRows: [person('a')] });
+      for (let i = 0; i < 10; i++) await store.commit({ type: 'update', id: 1, patch: { score: 60 + i } }, meta);
       expect(store.since(10)).toEqual([]);
       expect(store.since(7)?.map((c) => c.seq)).toEqual([8, 9, 10]);
       expect(store.since(0)?.map((c) => c.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     });
 
-    it('cannot replay from before its history or after its version', () => {
-      const store = makeStore({ history: 100, initialRows: [person('a')] });
-      for (let i = 0; i < 250; i++) store.commit({ type: 'update', id: 1, patch: { score: 60 + (i % 40) } }, meta);
+    it('cannot replay from before its history or after its version', async () => {
+      const store = await makeStore({ history: 100, initialRows: [person('a')] });
+      for (let i = 0; i < 250; i++)
+        await store.commit({ type: 'update', id: 1, patch: { score: 60 + (i % 40) } }, meta);
       expect(store.historySize).toBe(100);
       expect(store.since(150)?.map((c) => c.seq)).toEqual(Array.from({ length: 100 }, (_, i) => 151 + i));
       expect(store.since(149)).toBeUndefined();
@@ -131,11 +161,11 @@ export function tableStoreSuite(name: string, makeStore: MakeStore): void {
     });
 
     it('emits every change on changes$ in seq order', async () => {
-      const store = makeStore({ history: 100, initialRows: [person('a')] });
+      const store = await makeStore({ history: 100, initialRows: [person('a')] });
       const received = firstValueFrom(store.changes$.pipe(take(3), toArray()));
-      store.commit({ type: 'add', row: person('b') }, meta);
-      store.commit({ type: 'update', id: 2, patch: { age: 31 } }, meta);
-      store.commit({ type: 'delete', id: 1 }, meta);
+      await store.commit({ type: 'add', row: person('b') }, meta);
+      await store.commit({ type: 'update', id: 2, patch: { age: 31 } }, meta);
+      await store.commit({ type: 'delete', id: 1 }, meta);
       expect((await received).map((c: ChangeEvent) => c.seq)).toEqual([1, 2, 3]);
     });
   });

@@ -67,7 +67,7 @@ describe('nextMutation', () => {
     expect(nextMutation(storeWith(0), mix({ maxRecords: 0, minRecords: 0 }), seededRandom(1))).toBeUndefined();
   });
 
-  it('makes updates that really change the row', () => {
+  it('makes updates that really change the row', async () => {
     const store = storeWith(20);
     const random = seededRandom(4);
     for (let i = 0; i < 500; i++) {
@@ -78,7 +78,7 @@ describe('nextMutation', () => {
       for (const [field, value] of Object.entries(mutation.patch)) {
         expect(value).not.toEqual(before[field as keyof typeof before]);
       }
-      store.commit(mutation, meta);
+      await store.commit(mutation, meta);
     }
   });
 
@@ -105,7 +105,7 @@ describe('nextMutation', () => {
     expect(mutation?.type === 'batch_update' && mutation.updates.length).toBe(2);
   });
 
-  it('keeps the table within its bounds over a long run', () => {
+  it('keeps the table within its bounds over a long run', async () => {
     const store = storeWith(5);
     const random = seededRandom(6);
     const bounds = mix({
@@ -114,7 +114,7 @@ describe('nextMutation', () => {
       weights: { add: 40, update: 50, delete: 10, batch_update: 5 },
     });
     for (let i = 0; i < 5000; i++) {
-      store.commit(nextMutation(store, bounds, random)!, meta);
+      await store.commit(nextMutation(store, bounds, random)!, meta);
       expect(store.size).toBeGreaterThanOrEqual(3);
       expect(store.size).toBeLessThanOrEqual(12);
     }
