@@ -179,7 +179,7 @@ describe('three nodes on one Redis, behind haproxy', () => {
   });
 
   it('Redis killed with SIGKILL and restarted from its AOF: nodes stay up, refuse starts with 503, and lose nothing a client saw', async () => {
-    const [a, b] = await cluster(2);
+    const [a, b, c] = await cluster(3);
     const { session_id: id } = (await (await fetch(`${a!.url}/api/start`, { method: 'POST' })).json()) as StartResponse;
     watchers.push(watch(`${a!.url}/api/stream/${id}`), watch(`${b!.url}/api/stream/${id}`));
     await until(() => watchers.every((w) => lastSeq(w) >= 20), '20 changes');
@@ -193,8 +193,12 @@ describe('three nodes on one Redis, behind haproxy', () => {
     // Reads go on from what the node has; a new stream is still a stream, not a 5xx.
     expect((await data(a!.url)).version).toBeGreaterThanOrEqual(seen - 1);
     const during = watch(`${b!.url}/api/stream`);
-    watchers.push(during);
+    // Node c never saw the session: it takes it on trust rather than answer 5xx.
+    const unknownHere = watch(`${c!.url}/api/stream/${id}`);
+    watchers.push(during, unknownHere);
     await until(() => during.events.some((e) => e.type === 'init'), 'init on a stream opened during the outage');
+    await until(() => unknownHere.events.some((e) => e.type === 'init'), 'init on a session unknown to its node');
+    expect(unknownHere.source.readyState).toBe(EventSource.OPEN);
     const opensBefore = watchers.map((w) => w.opens);
 
     await redis.restart();
@@ -202,9 +206,10 @@ describe('three nodes on one Redis, behind haproxy', () => {
     const final = await data(a!.url);
     expect(final.version).toBeGreaterThanOrEqual(seen);
     await fetch(`${b!.url}/api/stop/${id}`, { method: 'POST' });
-    await until(() => watchers.slice(0, 2).every((w) => w.events.at(-1)?.type === 'end'), 'end on the session streams');
+    const sessionStreams = [watchers[0]!, watchers[1]!, unknownHere];
+    await until(() => sessionStreams.every((w) => w.events.at(-1)?.type === 'end'), 'end on the session streams');
     const last = await data(b!.url);
-    for (const w of watchers.slice(0, 2)) {
+    for (const w of sessionStreams) {
       expectConsecutive(w.events);
       expect(replay(w.events)).toEqual({ rows: last.data, version: last.version });
     }

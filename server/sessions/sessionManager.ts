@@ -28,11 +28,12 @@ const CATCH_UP_MS = 2000;
 export interface Session {
   readonly id: string;
   readonly startedAt: number;
-  readonly deadline: number;
+  /** Known for sure once the store confirms a session taken on trust during an outage. */
+  deadline: number;
   /** The client address that started it, or null for one restored from an older file. */
   readonly address: string | null;
   /** The token subject it belongs to when auth is on; null when it was started without auth. */
-  readonly owner: string | null;
+  owner: string | null;
   readonly pipeline: SessionPipeline<ChangeEvent>;
   /** Streams of it open on this node. */
   connections: number;
@@ -168,7 +169,12 @@ export function createSessionManager({
   };
 
   /** Knows a running session on this node: its pipeline, its deadline, its end. */
-  const track = (record: SessionRecord): LiveSession => {
+  /**
+   * Knows a running session on this node. A session taken on trust while
+   * the store is away (`provisional`) gets no generator or deadline until
+   * the store confirms it, and ends here if the store says it is not running.
+   */
+  const track = (record: SessionRecord, provisional = false): LiveSession => {
     const { id, startedAt, deadline } = record;
     const ended = new ReplaySubject<EndReason>(1);
     let generated = record.generated;
@@ -186,7 +192,7 @@ export function createSessionManager({
       // --changes-per-tick changes per tick, one commit after another (each
       // sees the one before); they reach streams through the store's feed.
       mutate: async () => {
-        if (!(await holdLease())) return undefined;
+        if (scheduler.now() >= session.deadline || !(await holdLease())) return undefined;
         let last: ChangeEvent | undefined;
         for (let i = 0; i < config.changesPerTick; i++) {
           const mutation = nextMutation(store, mix, random);
@@ -239,7 +245,23 @@ export function createSessionManager({
           }
         },
       );
-    session.subscriptions.push(scheduler.schedule(timeOut, Math.max(0, deadline - scheduler.now())));
+    const armDeadline = () =>
+      session.subscriptions.push(scheduler.schedule(timeOut, Math.max(0, session.deadline - scheduler.now())));
+    // Asked every heartbeat until the store answers.
+    const confirm = () =>
+      void sessionStore.find(id).then(
+        (found) => {
+          if (typeof found !== 'object') return forget(id, 'stopped');
+          session.deadline = found.deadline;
+          session.owner = found.owner ?? null;
+          generated = found.generated;
+          armDeadline();
+          logger.info({ session_id: id }, 'session confirmed by the store');
+        },
+        () => sessions.has(id) && session.subscriptions.push(scheduler.schedule(confirm, config.heartbeatInterval)),
+      );
+    if (provisional) session.subscriptions.push(scheduler.schedule(confirm, config.heartbeatInterval));
+    else armDeadline();
     return session;
   };
 
@@ -401,7 +423,20 @@ export function createSessionManager({
      */
     async connect(id: string, cursor: number | undefined, open: () => Sink, subject?: string): Promise<() => void> {
       if (closed) throw new ShuttingDown();
-      const found = await lookUp(id);
+      let found: LiveSession | 'ended' | undefined;
+      try {
+        found = await lookUp(id);
+      } catch (err) {
+        // An EventSource answered 5xx gives up for good, so while the store is
+        // away a session this node does not know is taken on trust: it gets
+        // the table and heartbeats now, its changes once the store confirms
+        // it, and `end` if it was not running after all. Only where streams
+        // need no owner's token: an owner cannot be checked without the store.
+        if (!(err instanceof StoreUnavailable) || subject !== undefined || closed) throw err;
+        const now = scheduler.now();
+        found =
+          sessions.get(id) ?? track({ id, startedAt: now, deadline: now + config.sessionTimeout, generated: 0 }, true);
+      }
       if (typeof found !== 'object') throw new SessionNotFound(id);
       const session = found;
       checkOwner(session, subject, 'stream');
