@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import polka, { type Middleware, type Request } from 'polka';
 import sirv from 'sirv';
 import type { Logger } from 'pino';
@@ -157,7 +157,7 @@ export function createApp({ config, store, sessions, logger, now, metrics, openS
    * The client that per-address limits count: its address (the one
    * --trust-proxy hops back in X-Forwarded-For, behind proxies), or its IPv6 /64.
    */
-  const clientAddress = (req: Request): string =>
+  const clientAddress = (req: IncomingMessage): string =>
     clientKey(forwardedClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy));
   // What clients get wrong is logged at info, one line per address per 10 s.
   const mistakes = clientMistakeLog(logger);
@@ -217,7 +217,7 @@ export function createApp({ config, store, sessions, logger, now, metrics, openS
     config.streamAuth === 'owner' ? requireBearer(authOptions, { query: true }) : (_req, _res, next) => next();
   const body = jsonBody(config.maxBody);
   const starts = tokenBucket({ perMinute: config.startRate, burst: config.startBurst, now });
-  const startLimit = startRateLimit(starts);
+  const startLimit = startRateLimit(starts, clientAddress);
 
   app.get('/api/data', (_req, res) => {
     const body: DataResponse = {

@@ -267,10 +267,13 @@ export function tokenBucket({ perMinute, burst, now }: { perMinute: number; burs
   };
 }
 
-/** Limits POST /api/start per client address. */
-export function startRateLimit(bucket: ReturnType<typeof tokenBucket>): Middleware {
+/** Limits POST /api/start per client, as `clientOf` names it (its address, or one a trusted proxy gave). */
+export function startRateLimit(
+  bucket: ReturnType<typeof tokenBucket>,
+  clientOf: (req: IncomingMessage) => string = (req) => clientKey(req.socket.remoteAddress),
+): Middleware {
   return (req, _res, next) => {
-    const wait = bucket.take(clientKey(req.socket.remoteAddress));
+    const wait = bucket.take(clientOf(req));
     if (wait > 0) {
       throw new HttpError(429, 'rate_limited', `Too many sessions started from this address; wait ${wait} s.`, {
         'Retry-After': String(wait),
