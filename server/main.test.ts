@@ -105,6 +105,27 @@ describe('the livetable command with a bad data directory', () => {
   });
 });
 
+describe('the livetable command with a Redis it cannot reach', () => {
+  it('exits 1 with one line saying where and why, and never writes the password anywhere', async () => {
+    const { freePort } = await import('./testing/childServer.js');
+    const port = await freePort();
+    const run = livetable(['--port', '0', '--store', 'redis', '--redis-url', `redis://:hunter2@127.0.0.1:${port}/0`]);
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toMatch(
+      new RegExp(
+        `^livetable: could not start: cannot reach Redis at redis://:redacted@127\\.0\\.0\\.1:${port}/0: .*ECONNREFUSED`,
+      ),
+    );
+    expect(run.stderr() + JSON.stringify(run.lines)).not.toContain('hunter2');
+  });
+
+  it('says --store redis needs --redis-url', async () => {
+    const run = livetable(['--port', '0', '--store', 'redis']);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr()).toContain('--store redis needs --redis-url');
+  });
+});
+
 describe('the livetable command with a data directory that holds a table', () => {
   it('keeps that table, says so, and does not reseed it from --seed-rows', async () => {
     const { mkdtempSync, rmSync } = await import('node:fs');

@@ -69,6 +69,10 @@ export async function openRedisStores(
   };
   const redis = connection('commands', { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
   const follower = connection('log', { maxRetriesPerRequest: null });
+  // ioredis rejects connect() with "Connection is closed"; the socket's own error says why.
+  let why: string | undefined;
+  const noteWhy = (err: Error) => (why ??= err.message);
+  redis.once('error', noteWhy);
   try {
     await Promise.race([
       Promise.all([redis.connect(), follower.connect()]),
@@ -77,8 +81,9 @@ export async function openRedisStores(
   } catch (err) {
     redis.disconnect();
     follower.disconnect();
-    throw new StorageError(`cannot reach Redis at ${where}: ${(err as Error).message}`);
+    throw new StorageError(`cannot reach Redis at ${where}: ${why ?? (err as Error).message}`);
   }
+  redis.off('error', noteWhy);
   const keys = redisKeys(prefix);
   const table = await openRedisTable({
     redis,
