@@ -7,9 +7,10 @@ import { httpErrorOf } from '../http/domainErrors.js';
 import type { Sink } from '../http/sse.js';
 import { END_MESSAGES, type StreamEvent } from '../protocol.js';
 import { createMemoryStore } from '../store/memoryStore.js';
-import { createMemorySessionStore } from '../store/sessionStore.js';
+import { createMemorySessionStore, type SessionStore } from '../store/sessionStore.js';
+import { StoreUnavailable } from '../store/tableStore.js';
 import { seededRandom } from '../table/random.js';
-import { LimitReached, ShuttingDown } from './errors.js';
+import { LimitReached, SessionNotFound, ShuttingDown } from './errors.js';
 import { createSessionManager } from './sessionManager.js';
 
 class CountingSink implements Sink {
@@ -245,5 +246,58 @@ describe('sessions per address', () => {
         limit: 'address_sessions',
       });
     }
+  });
+});
+
+describe('a session store that is away', () => {
+  /** The memory session store, failing every call while `down` is set: an outage, as a shared store has them. */
+  function outage() {
+    const inner = createMemorySessionStore();
+    const state = { down: false };
+    const guard =
+      <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+      (...args: A): Promise<R> =>
+        state.down ? Promise.reject(new StoreUnavailable('away')) : call(...args);
+    const store: SessionStore = {
+      shared: false,
+      start: guard(inner.start),
+      end: guard(inner.end),
+      find: guard(inner.find),
+      active: guard(inner.active),
+      count: guard(inner.count),
+      lease: guard(inner.lease),
+      release: guard(inner.release),
+      ends$: inner.ends$,
+    };
+    return { store, state };
+  }
+
+  it('takes streams of sessions it does not know on trust, no more of them than --max-sessions, and ends them once the store says they are not running', async () => {
+    const { store, state } = outage();
+    const { sessions, advance } = setup({ maxSessions: 3, maxConnections: 20, maxConnectionsPerSession: 5 }, store);
+    await sessions.ready;
+    state.down = true;
+    const sinks = Array.from({ length: 3 }, () => new CountingSink());
+    const ids = ['AAAAAAAAAAAAAAA1', 'AAAAAAAAAAAAAAA2', 'AAAAAAAAAAAAAAA3'];
+    for (const [i, id] of ids.entries()) await sessions.connect(id, undefined, () => sinks[i]!);
+    expect(sinks.every((sink) => sink.events[0]?.type === 'init')).toBe(true);
+    // One more unknown id is refused: nobody can check it, and it would cost memory until the store is back.
+    const refused = await refusal(sessions.connect('AAAAAAAAAAAAAAA4', undefined, () => new CountingSink()));
+    expect(refused).toMatchObject({ limit: 'sessions' });
+    // Another stream of one already taken on trust is fine.
+    await sessions.connect(ids[0]!, undefined, () => new CountingSink());
+    expect(sessions.activeSessions).toBe(3);
+
+    state.down = false;
+    await advance(1000);
+    // None of them was ever started: each stream gets end, and nothing is left of them.
+    expect(sinks.map((sink) => sink.events.at(-1)?.type)).toEqual(['end', 'end', 'end']);
+    expect(sessions.activeSessions).toBe(0);
+    await sessions
+      .connect('AAAAAAAAAAAAAAA5', undefined, () => new CountingSink())
+      .then(
+        () => expect.unreachable('an unknown session with the store back is 404'),
+        (error: unknown) => expect(error).toBeInstanceOf(SessionNotFound),
+      );
   });
 });

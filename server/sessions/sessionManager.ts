@@ -92,6 +92,8 @@ export function createSessionManager({
    * way when the end came does not bring the session back.
    */
   const recentlyEnded = new Set<string>();
+  /** Sessions taken on trust while the store is away, not confirmed yet. */
+  const unconfirmed = new Set<string>();
   let connections = 0;
   let watches = 0;
   // Set by close(): a stream asked for during the shutdown would start timers.
@@ -251,6 +253,7 @@ export function createSessionManager({
     const confirm = () =>
       void sessionStore.find(id).then(
         (found) => {
+          unconfirmed.delete(id);
           if (typeof found !== 'object') return forget(id, 'stopped');
           session.deadline = found.deadline;
           session.owner = found.owner ?? null;
@@ -260,13 +263,16 @@ export function createSessionManager({
         },
         () => sessions.has(id) && session.subscriptions.push(scheduler.schedule(confirm, config.heartbeatInterval)),
       );
-    if (provisional) session.subscriptions.push(scheduler.schedule(confirm, config.heartbeatInterval));
-    else armDeadline();
+    if (provisional) {
+      unconfirmed.add(id);
+      session.subscriptions.push(scheduler.schedule(confirm, config.heartbeatInterval));
+    } else armDeadline();
     return session;
   };
 
   const forget = (id: string, reason: EndReason) => {
     recentlyEnded.add(id);
+    unconfirmed.delete(id);
     if (recentlyEnded.size > REMEMBERED_ENDED) recentlyEnded.delete(recentlyEnded.values().next().value as string);
     const session = sessions.get(id);
     if (!session) return;
@@ -433,6 +439,15 @@ export function createSessionManager({
         // it, and `end` if it was not running after all. Only where streams
         // need no owner's token: an owner cannot be checked without the store.
         if (!(err instanceof StoreUnavailable) || subject !== undefined || closed) throw err;
+        // Ids nobody can check cost memory until the store is back: no more of
+        // them than sessions may run.
+        if (!sessions.has(id) && unconfirmed.size >= config.maxSessions) {
+          throw new LimitReached(
+            'sessions',
+            `${unconfirmed.size} sessions wait for the store to confirm them, the most allowed.`,
+            RETRY_AFTER_S,
+          );
+        }
         const now = scheduler.now();
         found =
           sessions.get(id) ?? track({ id, startedAt: now, deadline: now + config.sessionTimeout, generated: 0 }, true);
