@@ -216,4 +216,27 @@ describe('three nodes on one Redis, behind haproxy', () => {
     // The streams stayed open through the outage.
     expect(watchers.map((w) => w.opens)).toEqual(opensBefore);
   });
+
+  it('Redis that loses its data: the table comes back from a node, and sessions that were lost with it end on every stream', async () => {
+    const [a, b] = await cluster(2);
+    const { session_id: id } = (await (await fetch(`${a!.url}/api/start`, { method: 'POST' })).json()) as StartResponse;
+    watchers.push(watch(`${a!.url}/api/stream/${id}`), watch(`${b!.url}/api/stream/${id}`));
+    await until(() => watchers.every((w) => lastSeq(w) >= 10), '10 changes');
+
+    const { Redis } = await import('ioredis');
+    const admin = new Redis(redis.url);
+    await admin.flushall();
+    await admin.quit();
+
+    // Each client learns the session is gone: `end` on its stream, or 404 when
+    // it reconnected after its node cut it for the new table (it stops for good).
+    const over = (w: Watcher) => w.events.at(-1)?.type === 'end' || w.source.readyState === EventSource.CLOSED;
+    await until(() => watchers.every(over), 'every client told the session is over', 15_000);
+    const after = await data(b!.url);
+    expect(after.data.length).toBeGreaterThan(0);
+    expect((await data(a!.url)).data).toEqual(after.data);
+    expect(
+      ((await (await fetch(`${a!.url}/api/stop/${id}`, { method: 'POST' })).json()) as { code?: string }).code,
+    ).toBe('session_not_found');
+  });
 });

@@ -149,7 +149,7 @@ export function createSessionManager({
    * store it holds a lease, renewed every heartbeat and asked for every
    * heartbeat while another node holds it; an embedded store needs none.
    */
-  const leaseKeeper = (id: string, onTaken: () => void) => {
+  const leaseKeeper = (id: string, onTaken: () => Promise<void>) => {
     let heldUntil = 0;
     let nextAsk = 0;
     return async (): Promise<boolean> => {
@@ -165,7 +165,7 @@ export function createSessionManager({
         storeFailed(err, 'lease not renewed', id);
         return now < heldUntil;
       }
-      if (!held && heldUntil > 0) onTaken();
+      if (!held && heldUntil > 0) await onTaken();
       return heldUntil > now;
     };
   };
@@ -180,14 +180,15 @@ export function createSessionManager({
     const { id, startedAt, deadline } = record;
     const ended = new ReplaySubject<EndReason>(1);
     let generated = record.generated;
-    const holdLease = leaseKeeper(id, () => {
-      // Another node may have made changes under its lease: count on from the stored number.
-      void sessionStore.find(id).then(
-        (found) => {
-          if (typeof found === 'object') generated = Math.max(generated, found.generated);
-        },
-        () => {},
-      );
+    const holdLease = leaseKeeper(id, async () => {
+      // Another node may have made changes under its lease: count on from the
+      // stored number, before this node's first change.
+      try {
+        const found = await sessionStore.find(id);
+        if (typeof found === 'object') generated = Math.max(generated, found.generated);
+      } catch {
+        // Counted on from this node's number; the store is away anyway.
+      }
       logger.info({ session_id: id }, 'running the session here');
     });
     const pipeline = sessionPipeline<ChangeEvent>({
@@ -272,7 +273,8 @@ export function createSessionManager({
 
   const forget = (id: string, reason: EndReason) => {
     recentlyEnded.add(id);
-    unconfirmed.delete(id);
+    // An id taken on trust that the store never knew: not worth a line each.
+    const doubted = unconfirmed.delete(id);
     if (recentlyEnded.size > REMEMBERED_ENDED) recentlyEnded.delete(recentlyEnded.values().next().value as string);
     const session = sessions.get(id);
     if (!session) return;
@@ -281,9 +283,19 @@ export function createSessionManager({
     session.ended.next(reason);
     session.ended.complete();
     if (sessionStore.shared) void sessionStore.release(id).catch(() => {});
-    logger.info({ session_id: id, reason }, 'session ended');
+    logger[doubted ? 'debug' : 'info']({ session_id: id, reason }, 'session ended');
   };
   const ends = sessionStore.ends$.subscribe(({ id, reason }) => forget(id, reason));
+  // A table loaded anew may have skipped session ends (or lost the sessions
+  // with Redis's data): every session this node knows is asked after again.
+  const resets = store.resets$.subscribe(() => {
+    for (const id of sessions.keys()) {
+      void sessionStore.find(id).then(
+        (found) => typeof found !== 'object' && forget(id, 'stopped'),
+        () => {},
+      );
+    }
+  });
 
   /** The running session `id`, as this node or the store knows it. */
   const lookUp = async (id: string): Promise<LiveSession | 'ended' | undefined> => {
@@ -448,6 +460,8 @@ export function createSessionManager({
             RETRY_AFTER_S,
           );
         }
+        // Nor for a stream this node would refuse anyway.
+        checkServerLimit();
         const now = scheduler.now();
         found =
           sessions.get(id) ?? track({ id, startedAt: now, deadline: now + config.sessionTimeout, generated: 0 }, true);
@@ -516,6 +530,7 @@ export function createSessionManager({
     async close(): Promise<void> {
       closed = true;
       ends.unsubscribe();
+      resets.unsubscribe();
       fanout.close();
       const releases: Promise<void>[] = [];
       for (const session of sessions.values()) {

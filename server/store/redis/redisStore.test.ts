@@ -139,3 +139,17 @@ describe('a Redis that loses its data', () => {
     expect(a.table.since(next.seq - 1)).toEqual([next, added]);
   });
 });
+
+describe('session ends on Redis', () => {
+  it('reach every node, also the first end in a table with no change yet', async () => {
+    const prefix = `ends${++tables}:`;
+    const a = await node(prefix, { initialRows: [person('a')], seqFloor: () => Date.now() * 1000 });
+    const b = await node(prefix);
+    const seen: string[] = [];
+    b.sessions.ends$.subscribe(({ id, reason }) => seen.push(`${id}:${reason}`));
+    const session = { id: 'EndsFirst0000000', startedAt: Date.now(), deadline: Date.now() + 60_000, generated: 0 };
+    await a.sessions.start(session, { maxSessions: 10, maxPerAddress: 10 });
+    expect(await b.sessions.end(session.id, 'stopped')).toBe('stopped');
+    await expect.poll(() => seen, { timeout: 5000 }).toEqual([`${session.id}:stopped`]);
+  });
+});

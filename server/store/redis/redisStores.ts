@@ -31,6 +31,10 @@ export function redactedUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = 'redacted';
+    // ioredis also takes the password as ?password=.
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (name.toLowerCase() === 'password') parsed.searchParams.set(name, 'redacted');
+    }
     return parsed.toString();
   } catch {
     return '(not a URL)';

@@ -145,7 +145,9 @@ export async function openRedisTable(options: RedisTableOptions): Promise<RedisT
       const text = entry.get('c');
       if (text !== undefined && entry.get('e') === epoch) changesKept.push(JSON.parse(text) as ChangeEvent);
     }
-    lastId = log[0]?.[0] ?? `${version}-0`;
+    // An empty log is read from its start: the first entry may be a session's
+    // end at `<version>-0` (an end takes the version's next free id).
+    lastId = log[0]?.[0] ?? '0-0';
     newest = version;
     return { epoch, rows, rowVersions, nextId: Number(nextId), version, history: changesKept };
   };

@@ -60,7 +60,11 @@ export const COMMIT = `
 local meta, rows, rowv, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HGET', meta, 'epoch') ~= ARGV[1] then return {'no', 'epoch'} end
 if ARGV[2] ~= '' then
-  if redis.call('HEXISTS', KEYS[5], 'deadline') == 0 or redis.call('HEXISTS', KEYS[5], 'ended') == 1 then
+  local deadline = redis.call('HGET', KEYS[5], 'deadline')
+  if not deadline or redis.call('HEXISTS', KEYS[5], 'ended') == 1 then return {'no', 'session_ended'} end
+  -- Past its deadline by Redis's clock: a node paused past it commits nothing.
+  local now = redis.call('TIME')
+  if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) >= tonumber(deadline) then
     return {'no', 'session_ended'}
   end
   if redis.call('GET', KEYS[6]) ~= ARGV[2] then return {'no', 'session_ended'} end
