@@ -119,6 +119,18 @@ describe('the livetable command with a Redis it cannot reach', () => {
     expect(run.stderr() + JSON.stringify(run.lines)).not.toContain('hunter2');
   });
 
+  it('refuses a database number the Redis does not have, rather than use database 0', async () => {
+    const { startRedis } = await import('./testing/redisServer.js');
+    const redis = await startRedis();
+    try {
+      const run = livetable(['--port', '0', '--store', 'redis', '--redis-url', `${redis.url}/99`]);
+      expect(await run.exited).toBe(1);
+      expect(run.stderr()).toMatch(/cannot use database 99 of Redis at .*: the server has no such database/);
+    } finally {
+      await redis.stop();
+    }
+  });
+
   it('says --store redis needs --redis-url', async () => {
     const run = livetable(['--port', '0', '--store', 'redis']);
     expect(await run.exited).toBe(2);

@@ -88,6 +88,16 @@ export async function openRedisStores(
     throw new StorageError(`cannot reach Redis at ${where}: ${why ?? (err as Error).message}`);
   }
   redis.off('error', noteWhy);
+  // A database number the server does not have is refused by SELECT, which
+  // ioredis only reports as an event, and the connection stays on database 0.
+  const wanted = Number(new URL(url).pathname.slice(1) || '0');
+  const info = String(await redis.call('CLIENT', 'INFO'));
+  const db = Number(/(?:^| )db=(\d+)/.exec(info)?.[1] ?? '0');
+  if (db !== wanted) {
+    redis.disconnect();
+    follower.disconnect();
+    throw new StorageError(`cannot use database ${wanted} of Redis at ${where}: the server has no such database`);
+  }
   const keys = redisKeys(prefix);
   const table = await openRedisTable({
     redis,
