@@ -1,10 +1,11 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './childServer.js';
+import { exitOf, findBinary, madeDirs, running } from './daemon.js';
 
 export interface LoadBalancer {
   /** `http://127.0.0.1:PORT` */
@@ -28,44 +29,7 @@ const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 10_000;
 const OUTPUT_KEPT = 65_536;
 
-// Whatever a test leaves running or on disk goes when the test process ends,
-// also when its runner ends it with SIGTERM, as vitest does with its workers.
-const running = new Set<ChildProcess>();
-const madeDirs = new Set<string>();
-function cleanUp(): void {
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
-}
-process.once('exit', cleanUp);
-process.once('SIGTERM', () => {
-  cleanUp();
-  // Then die of the signal as if nobody had listened, unless another listener handles it.
-  if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM');
-});
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function haproxyBinary(): string {
-  const fromEnv = process.env.HAPROXY_PATH;
-  if (fromEnv) {
-    if (executable(fromEnv)) return fromEnv;
-    throw new Error(`HAPROXY_PATH=${fromEnv} is not an executable file. ${INSTALL_HINT}`);
-  }
-  const candidates = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter(Boolean)
-    .map((dir) => join(dir, 'haproxy'));
-  const found = [...candidates, '/usr/sbin/haproxy'].find(executable);
-  if (found === undefined) throw new Error(`haproxy not found on PATH. ${INSTALL_HINT}`);
-  return found;
-}
+const haproxyBinary = (): string => findBinary('haproxy', 'HAPROXY_PATH', '/usr/sbin/haproxy', INSTALL_HINT);
 
 /**
  * The operators' configuration with its one `bind` line and its `server` lines
@@ -106,15 +70,6 @@ function accepts(port: number): Promise<boolean> {
       resolve(true);
     });
     socket.once('error', () => resolve(false));
-  });
-}
-
-function exitOf(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    // A process that never started reports an error and may never report an exit.
-    child.once('error', () => child.pid === undefined && resolve());
   });
 }
 

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { freePort } from './childServer.js';
+import { exitOf, findBinary, madeDirs, running } from './daemon.js';
 
 export interface RedisOptions {
   /** Append-only file, fsynced on every write: what survives a crash in production. */
@@ -35,44 +36,8 @@ const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 10_000;
 const OUTPUT_KEPT = 8_192;
 
-// Whatever a test leaves running or on disk goes when the test process ends,
-// also when its runner ends it with SIGTERM, as vitest does with its workers.
-const running = new Set<ChildProcess>();
-const madeDirs = new Set<string>();
-function cleanUp(): void {
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
-}
-process.once('exit', cleanUp);
-process.once('SIGTERM', () => {
-  cleanUp();
-  // Then die of the signal as if nobody had listened, unless another listener handles it.
-  if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM');
-});
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function redisBinary(): string {
-  const fromEnv = process.env.REDIS_SERVER_PATH;
-  if (fromEnv) {
-    if (executable(fromEnv)) return fromEnv;
-    throw new Error(`REDIS_SERVER_PATH=${fromEnv} is not an executable file. ${INSTALL_HINT}`);
-  }
-  const candidates = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter(Boolean)
-    .map((dir) => join(dir, 'redis-server'));
-  const found = [...candidates, '/usr/bin/redis-server'].find(executable);
-  if (found === undefined) throw new Error(`redis-server not found on PATH. ${INSTALL_HINT}`);
-  return found;
-}
+const redisBinary = (): string =>
+  findBinary('redis-server', 'REDIS_SERVER_PATH', '/usr/bin/redis-server', INSTALL_HINT);
 
 /** Resolves with true once the server answers PING with +PONG (not -LOADING, not a refused connection). */
 function pong(port: number): Promise<boolean> {
@@ -91,15 +56,6 @@ function pong(port: number): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
     });
     socket.once('end', () => done(false));
-  });
-}
-
-function exitOf(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    // A process that never started reports an error and may never report an exit.
-    child.once('error', () => child.pid === undefined && resolve());
   });
 }
 
