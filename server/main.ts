@@ -1,6 +1,6 @@
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { startServer } from './server.js';
+import { startServer, type RunningServer } from './server.js';
 
 /** Seconds a shutdown may take before the process gives up waiting. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -19,7 +19,28 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createLogger(parsed.config);
-  let running;
+  // Listened for before the server starts: a signal that comes between its
+  // `listening` line and a handler would otherwise kill it without a shutdown.
+  let running: RunningServer | undefined;
+  let stopping = false;
+  const stop = (server: RunningServer) => {
+    setTimeout(() => {
+      logger.warn('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
+    void server.close().then(() => {
+      logger.info('stopped');
+      process.exit(0);
+    });
+  };
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    if (running) stop(running);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
   try {
     running = await startServer(parsed.config, logger);
   } catch (error) {
@@ -28,20 +49,7 @@ async function main(): Promise<void> {
     process.stderr.write(`livetable: could not start: ${(error as Error).message}\n`);
     process.exit(1);
   }
-
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    setTimeout(() => {
-      logger.warn('shutdown took too long; exiting');
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS).unref();
-    void running.close().then(() => {
-      logger.info('stopped');
-      process.exit(0);
-    });
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  if (stopping) stop(running);
 }
 
 void main();
