@@ -2,7 +2,7 @@ import { Subject, count, map, type Observable, type ObservableInput } from 'rxjs
 import type { EndReason } from '../protocol.js';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { sessionPipeline } from './sessionPipeline.js';
+import { MAX_LATE_TICKS, sessionPipeline } from './sessionPipeline.js';
 
 function setup() {
   const testScheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -98,15 +98,32 @@ describe('sessionPipeline', () => {
     });
   });
 
-  it('commits one tick at a time: ticks that come while a commit is out are skipped (exhaustMap)', () => {
+  it('commits one tick at a time: a tick that comes while a commit is out waits for it, and is not lost', () => {
     const { testScheduler, make } = setup();
     testScheduler.run(({ cold, expectObservable }) => {
-      // Each commit takes 30 ms against a 20 ms tick: ticks at 20, 60, 100 commit; 40, 80 are skipped.
+      // The first commit takes 30 ms against a 20 ms tick, the rest 5 ms: the
+      // tick at 40 commits when the first is done (50-55), then 60, 80 on time.
       const { events$ } = make(cold('-'), {
         heartbeatInterval: 1000,
-        mutate: (n) => cold('30ms (x|)', { x: `c${n}` }),
+        mutate: (n) => cold(n === 1 ? '30ms (x|)' : '5ms (x|)', { x: `c${n}` }),
       });
-      expectObservable(events$, '^ 135ms !').toBe('50ms a 39ms b 39ms c', { a: 'c1', b: 'c2', c: 'c3' });
+      expectObservable(events$, '^ 90ms !').toBe('50ms a 4ms b 9ms c 19ms d', { a: 'c1', b: 'c2', c: 'c3', d: 'c4' });
+    });
+  });
+
+  it('keeps at most MAX_LATE_TICKS ticks waiting for a slow commit and skips the rest', () => {
+    const { testScheduler, make } = setup();
+    testScheduler.run(({ cold, expectObservable }) => {
+      // A store that stalls: the first commit takes 190 ms against a 20 ms tick.
+      // Of the nine ticks meanwhile (40..200) MAX_LATE_TICKS wait and commit
+      // one after another when it answers at 210 (1 ms each); the rest are skipped.
+      const { events$ } = make(cold('-'), {
+        heartbeatInterval: 1000,
+        mutate: (n) => cold(n === 1 ? '190ms (x|)' : '1ms (x|)', { x: `c${n}` }),
+      });
+      const keys = 'abcdefghi'.slice(0, MAX_LATE_TICKS + 1);
+      const values = Object.fromEntries([...keys].map((key, i) => [key, `c${i + 1}`]));
+      expectObservable(events$, '^ 219ms !').toBe(`210ms ${keys}`, values);
     });
   });
 
