@@ -61,12 +61,7 @@ export interface AppDeps {
   now: () => number;
   /** Answers GET /metrics and counts the streams cut for reading too slowly. */
   metrics: Pick<Metrics, 'handler' | 'slowClientsCut'>;
-  /** Every open SSE stream, so shutdown can close them and metrics count them. */
-  openStreams: OpenStreams;
 }
-
-/** Every open SSE stream, so shutdown can close them. */
-export type OpenStreams = Set<SseStream>;
 
 const API_ROUTES: Record<string, string[]> = {
   '/api/data': ['GET', 'HEAD'],
@@ -144,14 +139,8 @@ function fullMode(req: Request): boolean {
   throw new HttpError(400, 'invalid_full', 'full must be 1, 0, true or false.');
 }
 
-function pendingMessages(streams: OpenStreams): number {
-  let pending = 0;
-  for (const stream of streams) pending += stream.pending;
-  return pending;
-}
-
 /** Builds the HTTP application: the JSON API, the SSE streams and the built web app. */
-export function createApp({ config, store, sessions, logger, now, metrics, openStreams }: AppDeps) {
+export function createApp({ config, store, sessions, logger, now, metrics }: AppDeps) {
   const stats = { slowDisconnects: 0 };
   /**
    * The client that per-address limits count: its address (the one
@@ -285,13 +274,12 @@ export function createApp({ config, store, sessions, logger, now, metrics, openS
     // A full stream's events carry the table as it is when sent, which is
     // wrong for replayed changes: it resumes with a fresh init instead.
     const cursor = full ? (resumeCursor(req), undefined) : resumeCursor(req);
-    let stream: SseStream | undefined;
     // `release` is known once connect resolves: a stream that fails while
     // opening is closed (and its place given back) by connect itself, and
     // one whose client left before then is released as soon as it is known.
     const connection: { release?: () => void; gone: boolean } = { gone: false };
     connection.release = await connect(cursor, () => {
-      stream = new SseStream(req, res, {
+      return new SseStream(req, res, {
         full,
         maxBuffer: config.maxBuffer,
         onOverflow: (buffered) => {
@@ -300,13 +288,10 @@ export function createApp({ config, store, sessions, logger, now, metrics, openS
           logger.warn({ ...label, buffered }, 'slow reader disconnected');
         },
         onClose: () => {
-          openStreams.delete(stream as SseStream);
           connection.gone = true;
           connection.release?.();
         },
       });
-      openStreams.add(stream);
-      return stream;
     });
     if (connection.gone) connection.release();
   };
@@ -334,8 +319,8 @@ export function createApp({ config, store, sessions, logger, now, metrics, openS
     const memory = process.memoryUsage();
     const body: MetricsResponse = {
       active_sessions: sessions.activeSessions,
-      total_connections: sessions.totalConnections,
-      pending_messages: pendingMessages(openStreams),
+      total_connections: sessions.streams.open,
+      pending_messages: sessions.streams.pending,
       slow_disconnects: stats.slowDisconnects,
       table_records: store.size,
       version: store.version,

@@ -2,7 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
-import { createApp, type OpenStreams } from './app.js';
+import { createApp } from './app.js';
 import { createMetrics } from './http/metrics.js';
 import type { Meter } from './sessions/meter.js';
 import { limitConnections } from './http/connectionLimits.js';
@@ -100,11 +100,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
       'kept the table the store holds (--seed-rows only seeds a new one)',
     );
   }
-  const openStreams: OpenStreams = new Set();
   // Read at each scrape; the cluster's session count is kept fresh here, not fetched by it.
   let sessionsAll = 0;
   const metrics = createMetrics({
-    openStreams: () => openStreams.size,
+    openStreams: () => sessions.streams.open,
     sessionsHere: () => sessions.activeSessions,
     sessionsAll: () => sessionsAll,
     version: () => store.version,
@@ -143,7 +142,6 @@ export async function startServer(config: Config, logger: Logger, options: Start
     logger,
     now: () => scheduler.now(),
     metrics,
-    openStreams,
   });
 
   // Node checks its request timeouts on this period; its default (30 s) would
@@ -192,10 +190,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
         // whose answer is still going out becomes idle later, so look again.
         const idle = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS).unref();
         const stopped = new Promise<void>((done) => server.close(() => done()));
-        // Cut streams rather than end them: to a client a cut stream means
-        // "reconnect", which is what a restart or a fail-over needs.
-        for (const stream of openStreams) stream.destroy();
         clearInterval(counting);
+        // Cuts the streams rather than end them: to a client a cut stream
+        // means "reconnect", which is what a restart or a fail-over needs.
         const released = sessions.close();
         void Promise.all([stopped, released.then(() => store.close())]).then(() => {
           clearTimeout(force);

@@ -50,6 +50,8 @@ export interface Sink {
   end(text: string): void;
   /** Cuts the stream without a last message: to a client that means "reconnect". */
   destroy(): void;
+  /** Messages written but not yet read by the client. */
+  readonly pending: number;
 }
 
 export interface SseStreamOptions {

@@ -14,6 +14,7 @@ const meta = { session_id: SID, generation_count: 1, timestamp: '2026-01-01T00:0
 
 /** A client as the fan-out sees it: it records every write. */
 class RecordingSink implements Sink {
+  readonly pending = 0;
   writes: { text: string; count: number }[] = [];
   ended: string | undefined;
   constructor(readonly full = false) {}

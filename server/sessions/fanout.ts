@@ -258,9 +258,28 @@ export function createFanout({ store, heartbeatInterval, now, onError, meter = N
       return () => leave(session.id, member);
     },
 
-    /** Open streams, delta and full. */
+    /** Streams open on this node, every group's. */
     get size(): number {
-      return deltaMembers.size + fullMembers.size;
+      let open = 0;
+      for (const group of groups.values()) open += group.members.size;
+      return open;
+    },
+
+    /** Streams open in one group: a session's (by its id), or the watch streams'. */
+    sizeOf(groupId: string): number {
+      return groups.get(groupId)?.members.size ?? 0;
+    },
+
+    /** Messages written to open streams that their clients have not read yet. */
+    get pending(): number {
+      let pending = 0;
+      for (const group of groups.values()) for (const { sink } of group.members) pending += sink.pending;
+      return pending;
+    },
+
+    /** Cuts every open stream: to its client that means "reconnect" (a shutdown). */
+    cutAll(): void {
+      for (const group of groups.values()) for (const { sink } of [...group.members]) sink.destroy();
     },
 
     /** Sessions (and the watch group) with a stream open. */

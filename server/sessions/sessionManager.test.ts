@@ -15,6 +15,7 @@ import { createSessionManager } from './sessionManager.js';
 
 class CountingSink implements Sink {
   readonly full = false;
+  readonly pending = 0;
   messages: string[] = [];
   /** The last message, when the stream was ended with one. */
   ended: string | undefined;
@@ -26,7 +27,10 @@ class CountingSink implements Sink {
     this.messages.push(text);
     this.ended = text;
   }
-  destroy(): void {}
+  destroyed = false;
+  destroy(): void {
+    this.destroyed = true;
+  }
   /** Every message received, parsed as a browser would. */
   get events(): StreamEvent[] {
     const events: StreamEvent[] = [];
@@ -100,29 +104,34 @@ describe('watch streams in the session manager', () => {
     const beats = (sink: CountingSink) => sink.messages.filter((m) => m.includes('"heartbeat"')).length;
     expect(beats(a)).toBe(3);
     expect(beats(b)).toBe(3);
-    expect(sessions.totalConnections).toBe(2);
+    expect(sessions.streams.open).toBe(2);
     releaseA();
     releaseA(); // twice is harmless
     expect(pending()).toBe(1);
     releaseB();
     expect(pending()).toBe(0);
-    expect(sessions.totalConnections).toBe(0);
+    expect(sessions.streams.open).toBe(0);
   });
 
-  it('take their share of the connections, and none once the manager is closed', async () => {
+  it('take their share of the connections, and none once the manager is closed, which cuts them', async () => {
     const { sessions, pending } = setup();
     await sessions.ready;
-    await sessions.watch(undefined, () => new CountingSink());
-    await sessions.watch(undefined, () => new CountingSink());
+    const open = [new CountingSink(), new CountingSink()];
+    for (const sink of open) await sessions.watch(undefined, () => sink);
     let opened = false;
     const tooMany = await refusal(sessions.watch(undefined, () => ((opened = true), new CountingSink())));
     expect(tooMany).toBeInstanceOf(LimitReached);
     expect(tooMany).toMatchObject({ limit: 'watch_connections', retryAfterS: 5 });
     expect(httpErrorOf(tooMany)).toMatchObject({ status: 429, code: 'too_many_watch_connections' });
     expect(opened).toBe(false);
-    expect(sessions.totalConnections).toBe(2);
+    expect(sessions.streams.open).toBe(2);
     await sessions.close();
     expect(pending()).toBe(0);
+    // Cut, not ended: their clients reconnect, to this node restarted or another.
+    expect(open.map((sink) => [sink.destroyed, sink.ended])).toEqual([
+      [true, undefined],
+      [true, undefined],
+    ]);
     const late = await refusal(sessions.watch(undefined, () => ((opened = true), new CountingSink())));
     expect(late).toBeInstanceOf(ShuttingDown);
     expect(httpErrorOf(late)).toMatchObject({ status: 503, code: 'shutting_down' });
@@ -159,7 +168,7 @@ describe('session streams in the session manager', () => {
     expect(sessions.activeSessions).toBe(0);
     await expect(sessions.stop(session.id)).resolves.toBe('already_ended');
     release();
-    expect(sessions.totalConnections).toBe(0);
+    expect(sessions.streams.open).toBe(0);
     expect(pending()).toBe(0);
   });
 

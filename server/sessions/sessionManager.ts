@@ -1,9 +1,9 @@
 import { customAlphabet } from 'nanoid';
-import { interval, map, NEVER, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
+import { NEVER, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Sink } from '../http/sse.js';
-import type { ChangeEvent, EndReason, HeartbeatEvent } from '../protocol.js';
+import type { ChangeEvent, EndReason } from '../protocol.js';
 import { REMEMBERED_ENDED, SessionLimitReached, type SessionRecord, type SessionStore } from '../store/sessionStore.js';
 import { CommitRefused, StoreUnavailable, type TableStore } from '../store/tableStore.js';
 import { nextMutation, type MutationMix } from '../table/mutations.js';
@@ -11,7 +11,7 @@ import type { Random } from '../table/random.js';
 import { LimitReached, NotSessionOwner, SessionNotFound, ShuttingDown } from './errors.js';
 import { createFanout, type FanoutSession } from './fanout.js';
 import { NO_METER, type Meter } from './meter.js';
-import { sessionPipeline, type SessionPipeline } from './sessionPipeline.js';
+import { heartbeats, sessionPipeline, type SessionPipeline } from './sessionPipeline.js';
 
 const newSessionId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 16);
 
@@ -35,8 +35,6 @@ export interface Session {
   /** The token subject it belongs to when auth is on; null when it was started without auth. */
   owner: string | null;
   readonly pipeline: SessionPipeline<ChangeEvent>;
-  /** Streams of it open on this node. */
-  connections: number;
 }
 
 interface LiveSession extends Session {
@@ -94,12 +92,12 @@ export function createSessionManager({
   const recentlyEnded = new Set<string>();
   /** Sessions taken on trust while the store is away, not confirmed yet. */
   const unconfirmed = new Set<string>();
-  let connections = 0;
-  let watches = 0;
   // Set by close(): a stream asked for during the shutdown would start timers.
   let closed = false;
   /** A store outage is logged once, when it begins, not on every tick. */
   let storeDown = false;
+  // Every stream this node has open, and the one count of them: its limits
+  // are checked against the fan-out that delivers to them.
   const fanout = createFanout({
     store,
     heartbeatInterval: config.heartbeatInterval,
@@ -115,9 +113,7 @@ export function createSessionManager({
   const watcher: FanoutSession = {
     id: WATCH_GROUP,
     initSessionId: null,
-    events$: interval(config.heartbeatInterval, scheduler).pipe(
-      map((): HeartbeatEvent => ({ type: 'heartbeat', timestamp: new Date(scheduler.now()).toISOString() })),
-    ),
+    events$: heartbeats(config.heartbeatInterval, scheduler),
     end$: NEVER,
   };
 
@@ -229,7 +225,6 @@ export function createSessionManager({
       address: record.address ?? null,
       owner: record.owner ?? null,
       pipeline,
-      connections: 0,
       ended,
       subscriptions: [],
     };
@@ -314,43 +309,13 @@ export function createSessionManager({
   };
 
   const checkServerLimit = () => {
-    if (connections >= config.maxConnections) {
+    if (fanout.size >= config.maxConnections) {
       throw new LimitReached(
         'connections',
-        `The server has ${connections} open streams, the most allowed.`,
+        `The server has ${fanout.size} open streams, the most allowed.`,
         RETRY_AFTER_S,
       );
     }
-  };
-
-  /**
-   * Counts a stream in, opens it on the sink `open` makes, and returns the
-   * function that takes it out and counts it out again (once, however often
-   * it is called). A stream that fails while opening is counted out at once.
-   */
-  const openCounted = (
-    group: FanoutSession,
-    cursor: number | undefined,
-    open: () => Sink,
-    countOut: () => void,
-  ): (() => void) => {
-    connections++;
-    let released = false;
-    let leave: (() => void) | undefined;
-    const release = () => {
-      if (released) return;
-      released = true;
-      leave?.();
-      connections--;
-      countOut();
-    };
-    try {
-      leave = fanout.open(group, open(), cursor);
-    } catch (err) {
-      release();
-      throw err;
-    }
-    return release;
   };
 
   /**
@@ -472,21 +437,17 @@ export function createSessionManager({
       const from = await caughtUp(cursor);
       if (closed) throw new ShuttingDown();
       if (!sessions.has(id)) throw new SessionNotFound(id);
-      if (session.connections >= config.maxConnectionsPerSession) {
+      const ofSession = fanout.sizeOf(id);
+      if (ofSession >= config.maxConnectionsPerSession) {
         throw new LimitReached(
           'session_connections',
-          `Session ${id} already has ${session.connections} open streams on this server, the most allowed.`,
+          `Session ${id} already has ${ofSession} open streams on this server, the most allowed.`,
           RETRY_AFTER_S,
         );
       }
       checkServerLimit();
-      session.connections++;
-      return openCounted(
-        { id, initSessionId: id, events$: session.pipeline.events$, end$: session.pipeline.end$ },
-        from,
-        open,
-        () => session.connections--,
-      );
+      const group = { id, initSessionId: id, events$: session.pipeline.events$, end$: session.pipeline.end$ };
+      return fanout.open(group, open(), from);
     },
 
     /**
@@ -498,6 +459,7 @@ export function createSessionManager({
     async watch(cursor: number | undefined, open: () => Sink): Promise<() => void> {
       const from = await caughtUp(cursor);
       if (closed) throw new ShuttingDown();
+      const watches = fanout.sizeOf(WATCH_GROUP);
       if (watches >= maxWatches) {
         throw new LimitReached(
           'watch_connections',
@@ -506,8 +468,7 @@ export function createSessionManager({
         );
       }
       checkServerLimit();
-      watches++;
-      return openCounted(watcher, from, open, () => watches--);
+      return fanout.open(watcher, open(), from);
     },
 
     /** Sessions running that this node knows of. */
@@ -518,19 +479,27 @@ export function createSessionManager({
     /** Sessions running on every node (the store's count). */
     allSessions: () => sessionStore.count(),
 
-    get totalConnections(): number {
-      return connections;
+    /** This node's open streams, session and watch: how many, and their unread messages. */
+    streams: {
+      get open(): number {
+        return fanout.size;
+      },
+      get pending(): number {
+        return fanout.pending;
+      },
     },
 
     /**
-     * Forgets every session without ending it, as on shutdown: the streams are
-     * closed by the HTTP edge, so clients reconnect rather than stop for good.
-     * A shared store's leases are given up, so other nodes take over at once.
+     * Forgets every session without ending it, as on shutdown: every stream
+     * is cut, so its client reconnects (to another node, or to this one
+     * restarted) rather than stop for good. A shared store's leases are
+     * given up, so other nodes take over at once.
      */
     async close(): Promise<void> {
       closed = true;
       ends.unsubscribe();
       resets.unsubscribe();
+      fanout.cutAll();
       fanout.close();
       const releases: Promise<void>[] = [];
       for (const session of sessions.values()) {
