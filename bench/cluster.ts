@@ -9,7 +9,8 @@
  * cluster of C with its clients spread straight over the nodes (no proxy),
  * to tell the proxy's share of C's latency. BENCH_PIN=1: the servers
  * (nodes, Redis, haproxy) on CPU 0 and the load on CPU 1, with taskset.
- * BENCH_REDIS_FSYNC=always|everysec|no: the Redis of setups B, C and D
+ * BENCH_SETUPS=A,C runs only those setups, and no commit rates (to try a
+ * change to one setup against A). BENCH_REDIS_FSYNC=always|everysec|no: the Redis of setups B, C and D
  * (default always, as docs/scale-out.md has it run; everysec is closer to
  * SQLite's WAL with synchronous=NORMAL, which fsyncs at checkpoints only).
  */
@@ -69,7 +70,14 @@ const SETUPS: Record<Setup, string> = {
   C: 'three nodes, one Redis, haproxy',
   D: 'three nodes, one Redis, clients straight to the nodes (no proxy)',
 };
-const ORDER: Setup[] = process.env.BENCH_DIRECT ? ['A', 'B', 'C', 'D'] : ['A', 'B', 'C'];
+const ORDER: Setup[] = process.env.BENCH_SETUPS
+  ? (process.env.BENCH_SETUPS.split(',') as Setup[])
+  : process.env.BENCH_DIRECT
+    ? ['A', 'B', 'C', 'D']
+    : ['A', 'B', 'C'];
+if (ORDER.some((setup) => !(setup in SETUPS))) throw new Error('BENCH_SETUPS takes a list of A, B, C and D: A,C');
+/** The store's commit rate is measured after every round, unless BENCH_SETUPS picks setups. */
+const COMMIT_ROUNDS = !process.env.BENCH_SETUPS;
 
 interface NodeStats {
   streams: number;
@@ -551,6 +559,7 @@ async function main(): Promise<void> {
       runs.push(run);
       console.error(JSON.stringify(run));
     }
+    if (!COMMIT_ROUNDS) continue;
     const rates = await commitRound(r);
     commits.push(rates);
     console.error(JSON.stringify({ round: r, commits: rates }));
