@@ -75,7 +75,7 @@ async function drive(table: TableStore, committers: number, seconds: number, wat
       if (mutation === undefined) return;
       const t0 = performance.now();
       try {
-        await table.commit(mutation, { session_id: '', generation_count: 0, timestamp: new Date().toISOString() });
+        await table.commit(mutation, { session_id: null, generation_count: 0, timestamp: new Date().toISOString() });
         latencies.push(performance.now() - t0);
       } catch (err) {
         if (err instanceof CommitRefused) refused++;

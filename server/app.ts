@@ -15,13 +15,14 @@ import {
   refuseBrokenPath,
   refuseTraversal,
   securityHeaders,
-  startRateLimit,
+  rateLimit,
   tokenBucket,
 } from './http/guards.js';
 import { clientMistake } from './http/clientErrors.js';
 import { clientMistakeLog } from './http/clientMistakes.js';
 import { httpErrorOf } from './http/domainErrors.js';
 import { HttpError, sendError, sendJson } from './http/httpError.js';
+import { mountRowsApi } from './http/rows.js';
 import { eventStreams, SseStream } from './http/sse.js';
 import {
   SESSION_ID_PATTERN,
@@ -45,6 +46,11 @@ export interface AppDeps {
     | 'maxBody'
     | 'startRate'
     | 'startBurst'
+    | 'writes'
+    | 'writeRate'
+    | 'writeBurst'
+    | 'minRecords'
+    | 'maxRecords'
     | 'allowedOrigins'
     | 'allowedHosts'
     | 'host'
@@ -66,6 +72,8 @@ export interface AppDeps {
 const API_ROUTES: Record<string, string[]> = {
   '/api/data': ['GET', 'HEAD'],
   '/api/metrics': ['GET', 'HEAD'],
+  '/api/rows': ['POST'],
+  '/api/rows/:id': ['GET', 'HEAD', 'PATCH', 'DELETE'],
   '/api/start': ['POST'],
   '/api/stop/:id': ['POST'],
   '/api/stream': ['GET'],
@@ -206,7 +214,18 @@ export function createApp({ config, store, sessions, logger, now, metrics }: App
     config.streamAuth === 'owner' ? requireBearer(authOptions, { query: true }) : (_req, _res, next) => next();
   const body = jsonBody(config.maxBody);
   const starts = tokenBucket({ perMinute: config.startRate, burst: config.startBurst, now });
-  const startLimit = startRateLimit(starts, clientAddress);
+  const startLimit = rateLimit(starts, clientAddress);
+  const writeBucket = tokenBucket({ perMinute: config.writeRate, burst: config.writeBurst, now });
+
+  mountRowsApi(app, {
+    store,
+    limits: { minRecords: config.minRecords, maxRecords: config.maxRecords },
+    writes: config.writes,
+    now,
+    // As for a start: the body is read before the token is checked, and only
+    // a write with a valid token costs a rate token.
+    guards: [body, auth, rateLimit(writeBucket, clientAddress, 'writes')],
+  });
 
   app.get('/api/data', (_req, res) => {
     const body: DataResponse = {

@@ -48,6 +48,11 @@ export interface Config {
   maxBody: number;
   startRate: number;
   startBurst: number;
+  /** Whether the write API (`POST`, `PATCH`, `DELETE /api/rows…`) is on. */
+  writes: boolean;
+  /** Writes one client address may make per minute, after a burst of `writeBurst`. */
+  writeRate: number;
+  writeBurst: number;
   allowedOrigins: string[];
   authSecret: string | undefined;
   authJwksUrl: string | undefined;
@@ -119,6 +124,12 @@ function bool(raw: string, flag: string): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(`${flag} must be true or false (got "${raw}")`);
+}
+
+function onOff(raw: string, flag: string): boolean {
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(`${flag} must be on or off (got "${raw}")`);
 }
 
 function text(raw: string, flag: string): string {
@@ -452,6 +463,30 @@ const OPTIONS = [
     fallback: '10',
     meta: 'N',
     help: 'Sessions one client address may start at once before --start-rate applies',
+    parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'writes',
+    flag: 'writes',
+    fallback: 'on',
+    meta: 'on|off',
+    help: 'Whether programs and pages may add, change and delete rows (POST, PATCH, DELETE /api/rows)',
+    parse: onOff,
+  }),
+  spec({
+    key: 'writeRate',
+    flag: 'write-rate',
+    fallback: '600',
+    meta: 'N',
+    help: 'Writes one client address may make per minute',
+    parse: integer(1, 1_000_000),
+  }),
+  spec({
+    key: 'writeBurst',
+    flag: 'write-burst',
+    fallback: '60',
+    meta: 'N',
+    help: 'Writes one client address may make at once before --write-rate applies',
     parse: integer(1, 1_000_000),
   }),
   spec({

@@ -15,8 +15,11 @@ export interface Row {
   status: RowStatus;
 }
 
-/** Row fields an update may change. */
-export type RowPatch = Partial<Pick<Row, 'age' | 'score' | 'status'>>;
+/** A row's fields other than its id: what `POST /api/rows` takes. */
+export type RowFields = Omit<Row, 'id'>;
+
+/** Row fields an update may change: any but the id. */
+export type RowPatch = Partial<RowFields>;
 
 /** What an update sends of a row: its id and only the fields that changed, with their new values. */
 export type RowChange = Pick<Row, 'id'> & RowPatch;
@@ -27,15 +30,17 @@ interface ChangeBase {
   seq: number;
   message: string;
   timestamp: string;
-  /** How many changes the originating session had made, this one included. */
+  /** How many changes the originating session had made, this one included; 0 for a write through the API. */
   generation_count: number;
   /**
    * Which session made this change: a one-way mark of its id (`s-` and 12 hex
    * digits), the same as that session's streams give in `init`. Never the id
    * itself, which is the capability to stop the session and goes only to its
-   * starter and its own streams.
+   * starter and its own streams. Null for a write through the API.
    */
-  origin: string;
+  origin: string | null;
+  /** Who wrote it through the API: the subject of their token. Only when the server checks tokens. */
+  author?: string;
   /** Only on streams opened with `?full=1`: the whole table after this change. */
   table_data?: Row[];
 }
@@ -109,6 +114,25 @@ export interface ErrorBody {
   status: 'error';
   code: string;
   message: string;
+  /** `invalid_row`: why each field named is refused. */
+  fields?: Record<string, string>;
+  /** `row_changed`: the row as it is now. */
+  data?: Row;
+  /** `too_few_rows` and `too_many_rows`: the bound the write would cross. */
+  limit?: number;
+}
+
+/** `GET /api/rows/:id`. */
+export interface RowResponse {
+  status: 'success';
+  data: Row;
+}
+
+/** `POST`, `PATCH` and `DELETE /api/rows…`: the row as written (or as it was, deleted) and the change's seq. */
+export interface WriteResponse {
+  status: 'success';
+  data: Row;
+  seq: number;
 }
 
 export interface StartResponse {
@@ -151,6 +175,92 @@ export interface MetricsResponse {
 }
 
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9]{16}$/;
+
+/** The fields a row is written with, in the order forms show them. */
+export const ROW_FIELDS = ['name', 'age', 'city', 'score', 'status'] as const satisfies readonly (keyof RowFields)[];
+export type RowField = (typeof ROW_FIELDS)[number];
+
+/** How long a name or a city may be, in characters. */
+export const MAX_TEXT_LENGTH = 40;
+export const MAX_AGE = 150;
+export const MAX_SCORE = 100;
+
+// Control characters, lone surrogates, line and paragraph separators, and
+// the marks that reorder text (which could make a name display as another).
+const UNPRINTABLE = /[\p{Cc}\p{Cs}\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+/** Why `value` cannot be a row's `field`, in words for a person; undefined when it can. */
+export function fieldProblem(field: RowField, value: unknown): string | undefined {
+  switch (field) {
+    case 'name':
+    case 'city': {
+      if (typeof value !== 'string') return 'must be text';
+      if (UNPRINTABLE.test(value)) return 'must not contain control characters';
+      const length = [...value].length;
+      if (value.trim() === '' || length > MAX_TEXT_LENGTH) return `must be 1 to ${MAX_TEXT_LENGTH} characters`;
+      return undefined;
+    }
+    case 'age':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_AGE) {
+        return `must be a whole number from 0 to ${MAX_AGE}`;
+      }
+      return undefined;
+    case 'score':
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_SCORE) {
+        return `must be a number from 0 to ${MAX_SCORE}`;
+      }
+      if (Math.abs(value * 10 - Math.round(value * 10)) > 1e-9) return 'must have at most one decimal';
+      return undefined;
+    case 'status':
+      return (ROW_STATUSES as readonly unknown[]).includes(value)
+        ? undefined
+        : `must be one of ${ROW_STATUSES.join(', ')}`;
+  }
+}
+
+/**
+ * Checks a written row: every field of `input` must be a row field with a
+ * valid value, and a whole row (`POST`) must have them all. Returns the
+ * fields, or why each refused one is refused (unknown fields included).
+ */
+export function checkRowFields(
+  input: Record<string, unknown>,
+  whole: boolean,
+): { fields: RowPatch; problems?: undefined } | { fields?: undefined; problems: Record<string, string> } {
+  const problems: Record<string, string> = {};
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (!(ROW_FIELDS as readonly string[]).includes(key)) {
+      problems[key] = key === 'id' ? 'is given by the server and cannot be written' : 'is not a field of a row';
+      continue;
+    }
+    const problem = fieldProblem(key as RowField, value);
+    if (problem !== undefined) problems[key] = problem;
+    else fields[key] = value;
+  }
+  if (whole) for (const field of ROW_FIELDS) if (!(field in input)) problems[field] = 'is required';
+  return Object.keys(problems).length > 0 ? { problems } : { fields: fields as RowPatch };
+}
+
+/** A field's name in change messages, in the original demo's language. */
+export const FIELD_LABELS: Record<RowField, string> = {
+  name: '姓名',
+  age: '年龄',
+  city: '城市',
+  score: '分数',
+  status: '状态',
+};
+
+/**
+ * The `message` of an update that says what changed: `更新了用户 张三 的分数: 85.5 → 90.1`,
+ * each changed field in turn, separated by `，`.
+ */
+export function describeUpdate(before: Row, patch: RowPatch): string {
+  const parts = ROW_FIELDS.filter((field) => field in patch).map(
+    (field) => `${FIELD_LABELS[field]}: ${before[field]} → ${patch[field]}`,
+  );
+  return `更新了用户 ${before.name} 的${parts.join('，')}`;
+}
 
 /** The human-readable `message` of a change, in the words of the original demo. */
 export function describeChange(type: ChangeType, data: Row | Row[]): string {

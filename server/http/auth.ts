@@ -39,6 +39,8 @@ function queryToken(value: unknown): string {
 interface AuthState {
   /** Who the token speaks for: its issuer and subject, as one key (see authOwner). */
   owner: string;
+  /** The token's subject (`sub`), as a person would read it. */
+  subject: string;
 }
 
 type CheckedRequest = IncomingMessage & { auth?: AuthState };
@@ -51,6 +53,11 @@ type CheckedRequest = IncomingMessage & { auth?: AuthState };
  */
 export function authOwner(req: IncomingMessage): string | undefined {
   return (req as CheckedRequest).auth?.owner;
+}
+
+/** The subject (`sub`) of the token `requireBearer` accepted for this request; undefined with auth off. */
+export function authSubject(req: IncomingMessage): string | undefined {
+  return (req as CheckedRequest).auth?.subject;
 }
 
 /** The owner key of a token's claims: `["<iss>","<sub>"]`, `[null,"<sub>"]` without an issuer. */
@@ -141,7 +148,7 @@ export function requireBearer(options: AuthOptions, { query = false }: { query?:
     if (typeof payload.sub !== 'string' || payload.sub === '') {
       throw unauthorized('The token’s sub claim must be a non-empty string.');
     }
-    (req as CheckedRequest).auth = { owner: ownerKey(payload.iss, payload.sub) };
+    (req as CheckedRequest).auth = { owner: ownerKey(payload.iss, payload.sub), subject: payload.sub };
     return next();
   };
 }

@@ -99,8 +99,8 @@ export function hostPolicy({ allowedHosts, host }: { allowedHosts: readonly stri
   };
 }
 
-const CORS_METHODS = 'GET, POST, OPTIONS';
-const CORS_HEADERS = 'Authorization, Content-Type, Last-Event-ID';
+const CORS_METHODS = 'GET, POST, PATCH, DELETE, OPTIONS';
+const CORS_HEADERS = 'Authorization, Content-Type, If-Match, Last-Event-ID';
 
 function sameOrigin(req: IncomingMessage, origin: string): boolean {
   try {
@@ -150,12 +150,13 @@ const bodyTooLarge = (limit: number) =>
   new HttpError(413, 'body_too_large', `A request body may have at most ${limit} bytes.`, CLOSE);
 
 /**
- * Reads a request body of at most `limit` bytes. The API's POST routes take
- * no body or a JSON object; anything else is refused before it is read whole.
+ * Reads a request body of at most `limit` bytes. The API's POST and PATCH
+ * routes take no body or a JSON object; anything else is refused before it
+ * is read whole.
  */
 export function jsonBody(limit: number): Middleware {
   return async (req, _res, next) => {
-    if (req.method !== 'POST') return next();
+    if (req.method !== 'POST' && req.method !== 'PATCH') return next();
     const declared = req.headers['content-length'];
     const chunked = req.headers['transfer-encoding'] !== undefined;
     if (!chunked && (declared === undefined || declared === '0')) return next();
@@ -267,15 +268,19 @@ export function tokenBucket({ perMinute, burst, now }: { perMinute: number; burs
   };
 }
 
-/** Limits POST /api/start per client, as `clientOf` names it (its address, or one a trusted proxy gave). */
-export function startRateLimit(
+/**
+ * Limits requests per client, as `clientOf` names it (its address, or one a
+ * trusted proxy gave): POST /api/start by default, or what `what` names.
+ */
+export function rateLimit(
   bucket: ReturnType<typeof tokenBucket>,
   clientOf: (req: IncomingMessage) => string = (req) => clientKey(req.socket.remoteAddress),
+  what = 'sessions started',
 ): Middleware {
   return (req, _res, next) => {
     const wait = bucket.take(clientOf(req));
     if (wait > 0) {
-      throw new HttpError(429, 'rate_limited', `Too many sessions started from this address; wait ${wait} s.`, {
+      throw new HttpError(429, 'rate_limited', `Too many ${what} from this address; wait ${wait} s.`, {
         'Retry-After': String(wait),
       });
     }

@@ -9,6 +9,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** More for the client to act on, beside code and message (the fields refused, the row as it is now). */
+    readonly details: Pick<ErrorBody, 'fields' | 'data' | 'limit'> = {},
   ) {
     super(message);
   }
@@ -32,6 +34,6 @@ export function sendJson(
 }
 
 export function sendError(res: ServerResponse, error: HttpError): void {
-  const body: ErrorBody = { status: 'error', code: error.code, message: error.message };
+  const body: ErrorBody = { status: 'error', code: error.code, message: error.message, ...error.details };
   sendJson(res, error.status, body, error.headers);
 }

@@ -14,7 +14,7 @@ export interface LocalStoreOptions {
    * `written` holds the added or updated rows as they are after the change,
    * and `sessionId` the session that made it, which the event does not name.
    */
-  persist?: (change: ChangeEvent, written: readonly Row[], sessionId: string) => void;
+  persist?: (change: ChangeEvent, written: readonly Row[], sessionId: string | null) => void;
   close?: () => void;
 }
 
@@ -50,6 +50,7 @@ export function createLocalStore({
     },
     rowAt: (index) => replica.rowAt(index),
     get: (id) => replica.get(id),
+    rowVersion: (id) => replica.rowVersion(id),
     rows: () => replica.rows(),
     commit(mutation, meta) {
       try {

@@ -1,5 +1,12 @@
 import { Subject } from 'rxjs';
-import { describeChange, type ChangeEvent, type Row, type RowChange, type RowPatch } from '../protocol.js';
+import {
+  describeChange,
+  describeUpdate,
+  type ChangeEvent,
+  type Row,
+  type RowChange,
+  type RowPatch,
+} from '../protocol.js';
 import { originOf } from '../sessions/origin.js';
 import type { Mutation } from '../table/mutations.js';
 import { CommitRefused, type ChangeMeta, type TableLimits } from './tableStore.js';
@@ -74,7 +81,12 @@ export function createReplica(historyLimit: number, state: TableState) {
     byId.delete(id);
   };
   const patched = (id: number, patch: RowPatch): Row => ({ ...slotOf(id).row, ...patch });
-  const read = (id: number) => ({ id, version: slotOf(id).version });
+  /** What a change read of a row: its version, which must still be the one `ifVersion` names. */
+  const read = (id: number, ifVersion?: number) => {
+    const { version } = slotOf(id);
+    if (ifVersion !== undefined && version !== ifVersion) throw new CommitRefused('row_changed');
+    return { id, version };
+  };
 
   for (const row of state.rows) insert(row, state.rowVersions?.get(row.id) ?? 0);
 
@@ -116,29 +128,47 @@ export function createReplica(historyLimit: number, state: TableState) {
      * The change a mutation would make as the next seq, checked against the
      * table's limits; changes nothing. Throws CommitRefused.
      */
-    draft(mutation: Mutation, { session_id, generation_count, timestamp }: ChangeMeta, limits: TableLimits): Draft {
+    draft(mutation: Mutation, meta: ChangeMeta, limits: TableLimits): Draft {
+      const { session_id, generation_count, timestamp, author } = meta;
       const seq = version + 1;
       // Every stream gets every change, so the event names its session only by
       // origin: the id would let anyone who watches stop the session.
-      const marks = { timestamp, generation_count, origin: originOf(session_id) };
+      const marks = {
+        timestamp,
+        generation_count,
+        origin: session_id === null ? null : originOf(session_id),
+        ...(author === undefined ? {} : { author }),
+      };
+      const by = (message: string) => (author === undefined ? message : `${author} ${message}`);
       switch (mutation.type) {
         case 'add': {
           if (order.length >= limits.maxRecords) throw new CommitRefused('too_many_rows');
           const data: Row = { id: nextId, ...mutation.row };
-          const change: ChangeEvent = { type: 'add', seq, data, message: describeChange('add', data), ...marks };
+          const change: ChangeEvent = { type: 'add', seq, data, message: by(describeChange('add', data)), ...marks };
           return { change, written: [data], reads: [] };
         }
         case 'update': {
+          const reads = [read(mutation.id, mutation.ifVersion)];
+          const before = slotOf(mutation.id).row;
           const row = patched(mutation.id, mutation.patch);
           const data: RowChange = { id: mutation.id, ...mutation.patch };
-          const change: ChangeEvent = { type: 'update', seq, data, message: describeChange('update', row), ...marks };
-          return { change, written: [row], reads: [read(mutation.id)] };
+          // A write through the API says what it changed; the generator's words are the original demo's.
+          const words = session_id === null ? describeUpdate(before, mutation.patch) : describeChange('update', row);
+          const change: ChangeEvent = { type: 'update', seq, data, message: by(words), ...marks };
+          return { change, written: [row], reads };
         }
         case 'delete': {
+          const reads = [read(mutation.id, mutation.ifVersion)];
           const data = slotOf(mutation.id).row;
           if (order.length <= limits.minRecords) throw new CommitRefused('too_few_rows');
-          const change: ChangeEvent = { type: 'delete', seq, data, message: describeChange('delete', data), ...marks };
-          return { change, written: [], reads: [read(mutation.id)] };
+          const change: ChangeEvent = {
+            type: 'delete',
+            seq,
+            data,
+            message: by(describeChange('delete', data)),
+            ...marks,
+          };
+          return { change, written: [], reads };
         }
         case 'batch_update': {
           const written = mutation.updates.map(({ id, patch }) => patched(id, patch));

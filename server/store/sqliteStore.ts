@@ -138,13 +138,13 @@ export function createSqliteStores({ dataDir, history, initialRows, limits, maxP
     ).map(storedChange),
   };
 
-  const persist = db.transaction((change: ChangeEvent, written: readonly Row[], sessionId: string) => {
+  const persist = db.transaction((change: ChangeEvent, written: readonly Row[], sessionId: string | null) => {
     if (change.type === 'delete') deleteRow.run(change.data.id);
     for (const row of written) upsertRow.run(row);
     if (change.type === 'add') setMeta.run('next_id', change.data.id + 1);
     insertChange.run(change.seq, JSON.stringify(change));
     setMeta.run('version', change.seq);
-    countGenerated.run(change.generation_count, sessionId);
+    if (sessionId !== null) countGenerated.run(change.generation_count, sessionId);
     // Trimming every 64 changes keeps history between `history` and `history + 64`.
     if (change.seq % 64 === 0) trimChanges.run(change.seq - history);
   });

@@ -7,7 +7,15 @@ import type { SessionStore } from './sessionStore.js';
 import { CommitRefused, type ChangeMeta, type TableLimits, type TableStore } from './tableStore.js';
 
 const person = (name: string, score = 80): NewRow => ({ name, age: 30, city: '北京', score, status: '活跃' });
-const meta: ChangeMeta = { session_id: 'AAAAAAAAAAAAAAAA', generation_count: 1, timestamp: '2026-01-01T00:00:00.000Z' };
+const SESSION = 'AAAAAAAAAAAAAAAA';
+const meta: ChangeMeta = { session_id: SESSION, generation_count: 1, timestamp: '2026-01-01T00:00:00.000Z' };
+/** A write through the API: no session; its author when the server checks tokens. */
+const written = (author?: string): ChangeMeta => ({
+  session_id: null,
+  generation_count: 0,
+  timestamp: '2026-01-01T00:00:00.000Z',
+  ...(author === undefined ? {} : { author }),
+});
 
 /** A table and its sessions, new for each test. */
 export type MakeStores = (options: {
@@ -21,7 +29,7 @@ export function tableStoreSuite(name: string, makeStores: MakeStores): void {
   /** A table with `meta`'s session running, as the generator commits for one. */
   const makeStore = async (options: Parameters<MakeStores>[0]) => {
     const { table, sessions } = await makeStores(options);
-    const session = { id: meta.session_id, startedAt: Date.now(), deadline: Date.now() + 3_600_000, generated: 0 };
+    const session = { id: SESSION, startedAt: Date.now(), deadline: Date.now() + 3_600_000, generated: 0 };
     await sessions.start(session, { maxSessions: 10, maxPerAddress: 10 });
     expect(await sessions.lease(session.id, 60_000)).toBe(true);
     return table;
@@ -62,9 +70,52 @@ export function tableStoreSuite(name: string, makeStores: MakeStores): void {
       ];
       for (const change of [...changes, ...(store.since(0) ?? [])]) {
         expect(change).not.toHaveProperty('session_id');
-        expect(change).toMatchObject({ origin: originOf(meta.session_id), generation_count: 1 });
-        expect(JSON.stringify(change)).not.toContain(meta.session_id);
+        expect(change).toMatchObject({ origin: originOf(SESSION), generation_count: 1 });
+        expect(JSON.stringify(change)).not.toContain(SESSION);
       }
+    });
+
+    it('commits writes with no session: origin null, the author named, an update saying what changed', async () => {
+      const store = await makeStore({ history: 100, initialRows: [person('张三', 85.5)] });
+      const add = await store.commit({ type: 'add', row: person('王五') }, written());
+      expect(add).toMatchObject({ origin: null, generation_count: 0, message: '添加了新用户: 王五' });
+      expect(add).not.toHaveProperty('author');
+      const update = await store.commit(
+        { type: 'update', id: 1, patch: { score: 90.1, city: '上海' } },
+        written('alice'),
+      );
+      expect(update).toMatchObject({
+        origin: null,
+        author: 'alice',
+        message: 'alice 更新了用户 张三 的城市: 北京 → 上海，分数: 85.5 → 90.1',
+      });
+      expect(update.data).toEqual({ id: 1, score: 90.1, city: '上海' });
+      const del = await store.commit({ type: 'delete', id: 2 }, written('bob'));
+      expect(del).toMatchObject({ author: 'bob', message: 'bob 删除了用户: 王五' });
+      expect(store.since(0)?.map((change) => change.origin)).toEqual([null, null, null]);
+    });
+
+    it("keeps each row's version, the seq of its last change, and commits an ifVersion only while it holds", async () => {
+      const store = await makeStore({ history: 100, initialRows: [person('张三'), person('李四')] });
+      expect(store.rowVersion(1)).toBe(0);
+      const first = await store.commit({ type: 'update', id: 1, patch: { age: 31 } }, written());
+      expect(store.rowVersion(1)).toBe(first.seq);
+      expect(store.rowVersion(2)).toBe(0);
+      await expect(
+        store.commit({ type: 'update', id: 1, patch: { age: 32 }, ifVersion: 0 }, written()),
+      ).rejects.toEqual(new CommitRefused('row_changed'));
+      await expect(store.commit({ type: 'delete', id: 1, ifVersion: first.seq - 1 }, written())).rejects.toEqual(
+        new CommitRefused('row_changed'),
+      );
+      expect(store.version).toBe(first.seq);
+      expect(store.get(1)?.age).toBe(31);
+      const second = await store.commit({ type: 'update', id: 1, patch: { age: 32 }, ifVersion: first.seq }, written());
+      expect(store.rowVersion(1)).toBe(second.seq);
+      await store.commit({ type: 'delete', id: 2, ifVersion: 0 }, written());
+      expect(store.rowVersion(2)).toBeUndefined();
+      await expect(store.commit({ type: 'delete', id: 2, ifVersion: 0 }, written())).rejects.toEqual(
+        new CommitRefused('row_not_found'),
+      );
     });
 
     it('never reuses a row id', async () => {

@@ -10,7 +10,9 @@ export interface ChangeMeta {
    * never carries it, only its `originOf` (a session id is the capability to
    * stop the session, and every stream gets every change).
    */
-  session_id: string;
+  session_id: string | null;
+  /** Who wrote a change through the API (a token's subject), when the server checks tokens. */
+  author?: string;
   generation_count: number;
   timestamp: string;
 }
@@ -69,6 +71,8 @@ export interface TableStore extends TableView {
   /** All rows, in id order. */
   rows(): Row[];
   get(id: number): Row | undefined;
+  /** The seq of the row's last change (0 for a row not changed since the table was made), or undefined for no such row. */
+  rowVersion(id: number): number | undefined;
   /**
    * Commits a mutation: gives it the next `seq`, stores it, applies it here,
    * emits it on `changes$` and resolves with it. Rejects with CommitRefused

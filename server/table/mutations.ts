@@ -4,8 +4,9 @@ import { weightedChoice, type Random } from './random.js';
 
 export type Mutation =
   | { type: 'add'; row: NewRow }
-  | { type: 'update'; id: number; patch: RowPatch }
-  | { type: 'delete'; id: number }
+  /** `ifVersion`: commit only if the row's last change is still this seq (else `row_changed`). */
+  | { type: 'update'; id: number; patch: RowPatch; ifVersion?: number }
+  | { type: 'delete'; id: number; ifVersion?: number }
   | { type: 'batch_update'; updates: { id: number; patch: RowPatch }[] };
 
 export interface MutationMix {

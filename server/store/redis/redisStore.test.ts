@@ -51,7 +51,7 @@ async function node(
 tableStoreSuite('redis store', (options) => node(`t${++tables}:`, options));
 
 describe('two nodes on one Redis', () => {
-  const meta = { session_id: '', generation_count: 1, timestamp: '2026-01-01T00:00:00.000Z' };
+  const meta = { session_id: null, generation_count: 1, timestamp: '2026-01-01T00:00:00.000Z' };
 
   it('commit concurrently without a gap, and both see the same changes in the same order', async () => {
     const prefix = `pair${++tables}:`;
@@ -106,7 +106,7 @@ describe('two nodes on one Redis', () => {
 });
 
 describe('a Redis that loses its data', () => {
-  const meta = { session_id: '', generation_count: 1, timestamp: '2026-01-01T00:00:00.000Z' };
+  const meta = { session_id: null, generation_count: 1, timestamp: '2026-01-01T00:00:00.000Z' };
 
   it('gets the table as a node had it, under seqs above every old one, so no old cursor replays', async () => {
     const prefix = `lost${++tables}:`;

@@ -270,6 +270,7 @@ export async function openRedisTable(options: RedisTableOptions): Promise<RedisT
     },
     rowAt: (index) => replica.rowAt(index),
     get: (id) => replica.get(id),
+    rowVersion: (id) => replica.rowVersion(id),
     rows: () => replica.rows(),
     since: (seq) => replica.since(seq),
     reach,
@@ -289,7 +290,8 @@ export async function openRedisTable(options: RedisTableOptions): Promise<RedisT
       const pieces = piecesOf(change);
       const args: (string | number)[] = [
         replica.epoch,
-        meta.session_id === '' ? '' : nodeId,
+        // A write through the API has no session, so nothing of a session is checked.
+        meta.session_id === null ? '' : nodeId,
         limits.minRecords,
         Number.isFinite(limits.maxRecords) ? limits.maxRecords : Number.MAX_SAFE_INTEGER,
         history,
@@ -308,8 +310,8 @@ export async function openRedisTable(options: RedisTableOptions): Promise<RedisT
       try {
         reply = await scripts.livetableCommit(
           ...tableKeys,
-          keys.session(meta.session_id),
-          keys.lease(meta.session_id),
+          keys.session(meta.session_id ?? ''),
+          keys.lease(meta.session_id ?? ''),
           ...args,
         );
       } catch (err) {
