@@ -227,7 +227,9 @@ export function checkRowFields(
   input: Record<string, unknown>,
   whole: boolean,
 ): { fields: RowPatch; problems?: undefined } | { fields?: undefined; problems: Record<string, string> } {
-  const problems: Record<string, string> = {};
+  // No prototype: a field named `__proto__` is then a key like any other,
+  // refused by name rather than lost by an assignment that sets a prototype.
+  const problems: Record<string, string> = Object.create(null) as Record<string, string>;
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
     if (!(ROW_FIELDS as readonly string[]).includes(key)) {

@@ -150,6 +150,7 @@ describe('POST /api/rows', () => {
     ['an unknown status', { ...王五, status: 'active' }, ['status']],
     ['an unknown field', { ...王五, nickname: '小五' }, ['nickname']],
     ['an id', { ...王五, id: 1 }, ['id']],
+    ['a __proto__ field', JSON.parse(`{"__proto__": {"admin": true}, ${JSON.stringify(王五).slice(1)}`), ['__proto__']],
     ['several bad fields at once', { name: '', age: 200, city: '上海', score: 5, status: '活跃' }, ['name', 'age']],
   ];
   for (const [label, body, fields] of badBodies) {
