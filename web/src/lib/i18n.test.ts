@@ -1,7 +1,14 @@
 import { get } from 'svelte/store';
 import { describe, expect, it } from 'vitest';
-import { detectLanguage, lang, t, translate } from './i18n';
-import { END_MESSAGES, START_MESSAGE, STOP_MESSAGES, describeChange, type Row } from '../../../server/protocol';
+import { detectLanguage, lang, logLine, t, translate } from './i18n';
+import {
+  END_MESSAGES,
+  START_MESSAGE,
+  STOP_MESSAGES,
+  describeChange,
+  describeUpdate,
+  type Row,
+} from '../../../server/protocol';
 
 describe('detectLanguage', () => {
   it('follows a Chinese browser locale, and any other to English', () => {
@@ -62,5 +69,22 @@ describe("changes and ends in the page's words", () => {
   it('are English on an English page', () => {
     expect(translate('en', 'log.change.add', { name: '王芳' })).toBe('Added user: 王芳');
     expect(translate('en', 'log.end.timeout')).toBe('The session timed out; data generation has ended');
+  });
+});
+
+describe('an update written through the API', () => {
+  it('says what it changed in the server’s very words in Chinese, and in English on an English page', () => {
+    const before: Row = { id: 7, name: '张三', age: 30, city: '北京', score: 85.5, status: '活跃' };
+    const text = {
+      key: 'log.change.updateFields' as const,
+      params: { name: before.name },
+      fields: [
+        { field: 'city' as const, from: '北京', to: '上海' },
+        { field: 'score' as const, from: '85.5', to: '90.1' },
+      ],
+    };
+    expect(logLine('zh', text)).toBe(describeUpdate(before, { city: '上海', score: 90.1 }));
+    expect(logLine('en', text)).toBe('Updated user 张三: City: 北京 → 上海, Score: 85.5 → 90.1');
+    expect(logLine('en', 'as sent')).toBe('as sent');
   });
 });

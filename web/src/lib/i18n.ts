@@ -1,4 +1,5 @@
 import { derived, get, writable } from 'svelte/store';
+import type { RowField } from '../../../server/protocol';
 
 /**
  * The languages the interface speaks. Starts, stops, changes and a
@@ -64,6 +65,40 @@ const zh = {
   'log.already_ended': '会话早已结束',
   'log.change.add': '添加了新用户: {name}',
   'log.change.update': '更新了用户 {name}',
+  'log.change.updateFields': '更新了用户 {name} 的{fields}',
+  'log.fieldSeparator': '，',
+  'log.by.you': '你',
+  'log.by.api': '接口',
+  'log.by.label': '由谁写入',
+  'edit.hint': '双击或按 Enter 编辑单元格，Delete 删除整行',
+  'edit.editing': '正在编辑 {name} 的{field}：Enter 保存，Esc 取消',
+  'edit.saving': '正在保存…',
+  'edit.conflict': '保存前 {name} 的{field}已被他人改为 “{value}”。',
+  'edit.conflictHelp': 'Enter 或“仍用我的值”覆盖，Esc 或“保留对方的值”放弃你的修改。',
+  'edit.overwrite': '仍用我的值',
+  'edit.keepTheirs': '保留对方的值',
+  'edit.gone': '这一行已被删除，你的修改未保存',
+  'edit.failed': '未保存：{message}',
+  'edit.close': '关闭',
+  'edit.rule': '{field}{rule}',
+  'rule.name': '须为 1–40 个字符，不含控制字符',
+  'rule.city': '须为 1–40 个字符，不含控制字符',
+  'rule.age': '须为 0–150 的整数',
+  'rule.score': '须为 0–100 的数，最多一位小数',
+  'rule.status': '须为 活跃、离线 或 忙碌',
+  'column.actions': '操作',
+  'delete.button': '删除',
+  'delete.label': '删除 {name}',
+  'delete.title': '删除这一行？',
+  'delete.body': '用户 {name}（ID {id}）将从所有人的表格中删除，无法撤销。',
+  'delete.confirm': '删除',
+  'delete.cancel': '取消',
+  'delete.failed': '未删除：{message}',
+  'add.title': '添加记录',
+  'add.submit': '➕ 添加',
+  'add.adding': '正在添加…',
+  'add.added': '已添加 {name}（ID {id}）',
+  'add.failed': '未添加：{message}',
   'log.change.delete': '删除了用户: {name}',
   'log.change.batch_update': '批量更新了 {count} 条记录',
   'log.end.stopped': '数据生成已结束',
@@ -73,6 +108,20 @@ const zh = {
 /** Every text the interface itself writes. */
 export type MessageKey = keyof typeof zh;
 export type MessageParams = Record<string, string | number>;
+
+/** One field an update changed, as the log tells it. */
+export interface FieldChange {
+  field: RowField;
+  from: string;
+  to: string;
+}
+
+/**
+ * A log line's text. A server message is shown as sent; a local one is a key,
+ * translated when shown, with the fields an update changed (each named in
+ * the page's language) filling its `{fields}`.
+ */
+export type LogText = string | { key: MessageKey; params?: MessageParams; fields?: FieldChange[] };
 
 const en: Record<MessageKey, string> = {
   'app.title': 'Live table over SSE',
@@ -130,6 +179,40 @@ const en: Record<MessageKey, string> = {
   'log.already_ended': 'The session had already ended',
   'log.change.add': 'Added user: {name}',
   'log.change.update': 'Updated user {name}',
+  'log.change.updateFields': 'Updated user {name}: {fields}',
+  'log.fieldSeparator': ', ',
+  'log.by.you': 'You',
+  'log.by.api': 'API',
+  'log.by.label': 'Written by',
+  'edit.hint': 'Double-click a cell or press Enter to edit it; Delete deletes the row',
+  'edit.editing': 'Editing {field} of {name}: Enter saves, Escape cancels',
+  'edit.saving': 'Saving…',
+  'edit.conflict': 'Before you saved, someone else changed {field} of {name} to “{value}”.',
+  'edit.conflictHelp': 'Enter or “Save mine” overwrites it; Escape or “Keep theirs” drops your edit.',
+  'edit.overwrite': 'Save mine',
+  'edit.keepTheirs': 'Keep theirs',
+  'edit.gone': 'This row was deleted; your edit was not saved',
+  'edit.failed': 'Not saved: {message}',
+  'edit.close': 'Close',
+  'edit.rule': '{field} {rule}',
+  'rule.name': 'must be 1 to 40 characters, no control characters',
+  'rule.city': 'must be 1 to 40 characters, no control characters',
+  'rule.age': 'must be a whole number from 0 to 150',
+  'rule.score': 'must be a number from 0 to 100, at most one decimal',
+  'rule.status': 'must be one of 活跃, 离线, 忙碌',
+  'column.actions': 'Actions',
+  'delete.button': 'Delete',
+  'delete.label': 'Delete {name}',
+  'delete.title': 'Delete this row?',
+  'delete.body': 'User {name} (ID {id}) will be deleted from everyone’s table. This cannot be undone.',
+  'delete.confirm': 'Delete',
+  'delete.cancel': 'Cancel',
+  'delete.failed': 'Not deleted: {message}',
+  'add.title': 'Add a row',
+  'add.submit': '➕ Add',
+  'add.adding': 'Adding…',
+  'add.added': 'Added {name} (ID {id})',
+  'add.failed': 'Not added: {message}',
   'log.change.delete': 'Deleted user: {name}',
   'log.change.batch_update': 'Batch-updated {count} records',
   'log.end.stopped': 'Data generation has ended',
@@ -149,6 +232,16 @@ export function translate(lang: Lang, key: MessageKey, params?: MessageParams): 
   return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
 
+/** A log line's text in `lang`. */
+export function logLine(lang: Lang, text: LogText): string {
+  if (typeof text === 'string') return text;
+  if (text.fields === undefined) return translate(lang, text.key, text.params);
+  const fields = text.fields
+    .map(({ field, from, to }) => `${translate(lang, `column.${field}`)}: ${from} → ${to}`)
+    .join(translate(lang, 'log.fieldSeparator'));
+  return translate(lang, text.key, { ...text.params, fields });
+}
+
 /** A saved choice wins; otherwise any Chinese browser locale gets zh and everyone else en. */
 export function detectLanguage(saved: string | null, browserLanguage: string | undefined): Lang {
   if (saved === 'zh' || saved === 'en') return saved;
@@ -159,6 +252,9 @@ export const lang = writable<Lang>('zh');
 
 /** `$t('stats.records')`: the translator for the current language. */
 export const t = derived(lang, ($lang) => (key: MessageKey, params?: MessageParams) => translate($lang, key, params));
+
+/** `$line(entry.text)`: a log line's text in the current language. */
+export const line = derived(lang, ($lang) => (text: LogText) => logLine($lang, text));
 
 function readSaved(): string | null {
   try {

@@ -614,6 +614,14 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     start,
     stop,
     resumeOrLoad,
+    /** This page wrote the change with this seq: the log tells it as the viewer's own. */
+    wrote(seq: number): void {
+      dispatch({ type: 'wrote', seq });
+    },
+    /** The row with this id as the page holds it now. */
+    row(id: number) {
+      return current().rows.get(id);
+    },
     /** Closes the stream and clears every timer (tests, hot reload). */
     destroy(): void {
       teardown();

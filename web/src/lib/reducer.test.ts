@@ -8,8 +8,18 @@ import type {
   RowChange,
   UpdateEvent,
 } from '../../../server/protocol';
-import { translate } from './i18n';
-import { FLASH_LIMIT, LOG_LIMIT, initialState, reduce, type LiveState, type LogEntry, type Message } from './reducer';
+import { describeUpdate } from '../../../server/protocol';
+import { logLine } from './i18n';
+import {
+  FLASH_LIMIT,
+  LOG_LIMIT,
+  MINE_LIMIT,
+  initialState,
+  reduce,
+  type LiveState,
+  type LogEntry,
+  type Message,
+} from './reducer';
 
 const T0 = '2025-01-01T12:00:00.000Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
@@ -18,7 +28,7 @@ const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOS
 const shown = (entry: LogEntry | undefined) =>
   entry && {
     ...entry,
-    text: typeof entry.text === 'string' ? entry.text : translate('zh', entry.text.key, entry.text.params),
+    text: logLine('zh', entry.text),
   };
 
 const row = (id: number, fields: Partial<Row> = {}): Row => ({
@@ -323,10 +333,6 @@ describe('reduce: local actions', () => {
       { id: 2, kind: 'error', text: 'HTTP 500', at: at(2) },
     ]);
   });
-
-  it('reset returns to the initial state', () => {
-    expect(reduce(fold([add(11, row(4))], synced()), { type: 'reset' })).toEqual(initialState());
-  });
 });
 
 describe('reduce: bounds', () => {
@@ -361,5 +367,60 @@ describe('reduce: bounds', () => {
     expect(state.flash.get(1000)).toBeUndefined();
     expect(state.flash.get(5)).toBeDefined();
     expect(state.flash.size).toBe(FLASH_LIMIT);
+  });
+});
+
+describe('reduce: writes through the API', () => {
+  /** A change written through the API: no origin, no session count, and the author when the server names one. */
+  const written = <C extends { origin: string | null; generation_count: number }>(change: C, author?: string): C => ({
+    ...change,
+    origin: null,
+    generation_count: 0,
+    ...(author === undefined ? {} : { author }),
+  });
+  const synced = () => reduce(initialState(), init([row(1), row(2)], 10));
+  const lastLine = (state: LiveState) => state.log.at(-1);
+
+  it('tells an update what it changed, from what to what, in the server’s own words', () => {
+    const before = row(1, { city: '北京', score: 85.5 });
+    const state = reduce(
+      reduce(initialState(), init([before], 10)),
+      written(update(11, { id: 1, city: '上海', score: 90.1 })),
+    );
+    expect(shown(lastLine(state))?.text).toBe(describeUpdate(before, { city: '上海', score: 90.1 }));
+    expect(logLine('en', lastLine(state)?.text ?? '')).toBe(
+      'Updated user 用户1: City: 北京 → 上海, Score: 85.5 → 90.1',
+    );
+  });
+
+  it('names who wrote it: the author the server names, else the API', () => {
+    let state = reduce(synced(), written(add(11, row(3)), 'alice'));
+    expect(lastLine(state)).toMatchObject({ seq: 11, by: { author: 'alice' } });
+    state = reduce(state, written(del(12, row(3))));
+    expect(lastLine(state)).toMatchObject({ seq: 12, by: { api: true } });
+    state = reduce(state, add(13, row(4)));
+    expect(lastLine(state)?.by).toBeUndefined();
+  });
+
+  it('says "you" for this page’s own write, whether its answer or its change comes first', () => {
+    // The answer first: the change is told as ours when it comes.
+    let state = reduce(synced(), { type: 'wrote', seq: 11 });
+    state = reduce(state, written(add(11, row(3)), 'alice'));
+    expect(lastLine(state)?.by).toEqual({ you: true });
+    expect(state.mine).toEqual([]);
+    // The change first: its line learns it when the answer comes.
+    state = reduce(state, written(add(12, row(4))));
+    expect(lastLine(state)?.by).toEqual({ api: true });
+    state = reduce(state, { type: 'wrote', seq: 12 });
+    expect(lastLine(state)?.by).toEqual({ you: true });
+  });
+
+  it('forgets own writes a snapshot has passed, and keeps at most a bounded number', () => {
+    let state = reduce(synced(), { type: 'wrote', seq: 11 });
+    state = reduce(state, init([row(1)], 20));
+    expect(state.mine).toEqual([]);
+    for (let seq = 21; seq < 21 + 2 * MINE_LIMIT; seq++) state = reduce(state, { type: 'wrote', seq });
+    expect(state.mine).toHaveLength(MINE_LIMIT);
+    expect(state.mine.at(-1)).toBe(20 + 2 * MINE_LIMIT);
   });
 });

@@ -1,5 +1,12 @@
-import type { ChangeEvent, InitEvent, Row, RowChange, StreamEvent } from '../../../server/protocol';
-import type { MessageKey, MessageParams } from './i18n';
+import {
+  ROW_FIELDS,
+  type ChangeEvent,
+  type InitEvent,
+  type Row,
+  type RowChange,
+  type StreamEvent,
+} from '../../../server/protocol';
+import type { FieldChange, LogText } from './i18n';
 import { Highlights, type Flash, type HighlightsEdit } from './highlights';
 import { RowList, type RowListEdit } from './rowList';
 
@@ -8,8 +15,14 @@ export type ConnectionState = 'disconnected' | 'connecting' | 'live' | 'reconnec
 
 export type LogKind = 'success' | 'error' | 'info';
 
-/** A server message is shown as sent; a local one is a key, translated when shown. */
-export type LogText = string | { key: MessageKey; params?: MessageParams };
+export type { LogText } from './i18n';
+
+/**
+ * Who made a change through the write API (the generator's changes have no
+ * `by`): this page, the author the server named (when it checks tokens), or
+ * someone it does not name.
+ */
+export type WrittenBy = { you: true } | { author: string } | { api: true };
 
 export interface LogEntry {
   id: number;
@@ -17,7 +30,13 @@ export interface LogEntry {
   text: LogText;
   /** ISO timestamp. */
   at: string;
+  /** The change this line tells of. */
+  seq?: number;
+  by?: WrittenBy;
 }
+
+/** This page's own writes whose changes have not come yet, at most this many (oldest forgotten first). */
+export const MINE_LIMIT = 64;
 
 export type { Flash } from './highlights';
 
@@ -49,6 +68,8 @@ export interface LiveState {
   nextLogId: number;
   /** The rows of the most recent changes, at most FLASH_LIMIT. */
   flash: Highlights;
+  /** The seqs of this page's own writes still to come on the stream, so the log can say "you". */
+  mine: readonly number[];
 }
 
 /** Actions that come from the page rather than from the stream. */
@@ -57,7 +78,8 @@ export type LocalAction =
   | { type: 'session'; id: string | null; updates?: number }
   | { type: 'log'; kind: LogKind; text: LogText; at: string }
   | { type: 'loaded'; data: Row[]; version: number; timestamp: string; heartbeatInterval?: number }
-  | { type: 'reset' };
+  /** This page wrote the change with this seq (the answer may come before or after the change itself). */
+  | { type: 'wrote'; seq: number };
 
 export type Message = StreamEvent | LocalAction;
 
@@ -82,6 +104,7 @@ export function initialState(): LiveState {
     log: [],
     nextLogId: 1,
     flash: Highlights.NONE,
+    mine: [],
   };
 }
 
@@ -151,6 +174,8 @@ class ChangeRun {
   apply(change: ChangeEvent): void {
     // Seen already: a replay overlapping what we hold.
     if (change.seq <= this.version) return;
+    // Told before the change is applied: an update names the row as it was.
+    const text = this.describe(change);
     switch (change.type) {
       case 'add':
         this.put(change.data);
@@ -179,14 +204,22 @@ class ChangeRun {
     if (change.seq > expected) {
       this.log('error', { key: 'log.gap', params: { expected, seq: change.seq } }, change.timestamp);
     }
-    this.log('success', this.describe(change), change.timestamp);
+    this.log('success', text, change.timestamp, change.seq, this.writtenBy(change));
+  }
+
+  /** Who wrote a change through the API: this page when it is one of its own writes. */
+  private writtenBy(change: ChangeEvent): WrittenBy | undefined {
+    if (this.state.mine.includes(change.seq)) return { you: true };
+    if (change.origin !== null) return undefined;
+    return change.author === undefined ? { api: true } : { author: change.author };
   }
 
   /**
    * A change in the page's own words, so an English page logs English. The
    * server's `message` says the same in Chinese, and the Chinese texts are
    * its very words (checked in i18n.test.ts). An update names the row as
-   * it now is; for a row the page does not hold, the server's words stay.
+   * it was; one written through the API also says what it changed, from
+   * what to what. For a row the page does not hold, the server's words stay.
    */
   private describe(change: ChangeEvent): LogText {
     switch (change.type) {
@@ -194,8 +227,15 @@ class ChangeRun {
       case 'delete':
         return { key: `log.change.${change.type}`, params: { name: change.data.name } };
       case 'update': {
-        const name = this.find(change.data.id)?.name;
-        return name === undefined ? change.message : { key: 'log.change.update', params: { name } };
+        const before = this.find(change.data.id);
+        if (before === undefined) return change.message;
+        if (change.origin !== null) return { key: 'log.change.update', params: { name: before.name } };
+        const fields: FieldChange[] = [];
+        for (const field of ROW_FIELDS) {
+          const to = change.data[field];
+          if (to !== undefined) fields.push({ field, from: String(before[field]), to: String(to) });
+        }
+        return { key: 'log.change.updateFields', params: { name: before.name }, fields };
       }
       case 'batch_update':
         return { key: 'log.change.batch_update', params: { count: change.data.length } };
@@ -228,6 +268,7 @@ class ChangeRun {
       clock: this.clock,
       log,
       nextLogId: this.nextLogId,
+      mine: pendingMine(this.state.mine, this.version),
     };
   }
 
@@ -268,11 +309,35 @@ class ChangeRun {
     for (const id of ids) highlights.set(id, { kind, seq });
   }
 
-  private log(kind: LogKind, text: LogText, at: string): void {
-    this.entries.push({ id: this.nextLogId++, kind, text, at });
+  private log(kind: LogKind, text: LogText, at: string, seq?: number, by?: WrittenBy): void {
+    const entry: LogEntry = { id: this.nextLogId++, kind, text, at };
+    if (seq !== undefined) entry.seq = seq;
+    if (by !== undefined) entry.by = by;
+    this.entries.push(entry);
     // Only the newest LOG_LIMIT can survive; drop the rest as we go.
     if (this.entries.length > 2 * LOG_LIMIT) this.entries.splice(0, this.entries.length - LOG_LIMIT);
   }
+}
+
+/** The own writes still to come after `version`. */
+function pendingMine(mine: readonly number[], version: number): readonly number[] {
+  return mine.every((seq) => seq > version) ? mine : mine.filter((seq) => seq > version);
+}
+
+/**
+ * Remembers an own write. Its change may have come first (the stream can
+ * beat the write's answer): then its log line learns who made it.
+ */
+function wrote(state: LiveState, seq: number): LiveState {
+  if (seq > state.version) {
+    if (state.mine.includes(seq)) return state;
+    return { ...state, mine: [...state.mine.slice(-(MINE_LIMIT - 1)), seq] };
+  }
+  const at = state.log.findLastIndex((entry) => entry.seq === seq);
+  if (at < 0) return state;
+  const log = [...state.log];
+  log[at] = { ...(log[at] as LogEntry), by: { you: true } };
+  return { ...state, log };
 }
 
 function isChange(message: Message): message is ChangeEvent {
@@ -302,6 +367,7 @@ function applyInit(state: LiveState, init: InitEvent): LiveState {
     heartbeatInterval: heartbeatOr(state, init.heartbeat_interval),
     clock: init.timestamp,
     flash: Highlights.NONE,
+    mine: pendingMine(state.mine, init.version),
   };
   return appendLog(
     next,
@@ -357,9 +423,10 @@ export function reduce(state: LiveState, message: Message): LiveState {
         clock: message.timestamp,
         heartbeatInterval: heartbeatOr(state, message.heartbeatInterval),
         flash: Highlights.NONE,
+        mine: pendingMine(state.mine, message.version),
       };
-    case 'reset':
-      return initialState();
+    case 'wrote':
+      return wrote(state, message.seq);
   }
 }
 
