@@ -1,0 +1,199 @@
+import { get } from 'svelte/store';
+import { describe, expect, it } from 'vitest';
+import type { Row, RowPatch } from '../../../server/protocol';
+import { cellProblem, createCellEditor, parseCell } from './cellEditor';
+import type { RowsApi, WriteOutcome } from './rowsApi';
+
+const ROW: Row = { id: 3, name: '张三', age: 30, city: '北京', score: 85.5, status: '活跃' };
+
+/**
+ * The write API's answers as the server gives them (If-Match against the
+ * row's seq), on a table of one row; `others` lets a test write as someone else.
+ */
+function fakeApi() {
+  let row: Row | undefined = { ...ROW };
+  let seq = 10;
+  const etag = () => `"${seq}"`;
+  const calls: { patch: RowPatch; etag: string | null | undefined }[] = [];
+  const answer = (): WriteOutcome =>
+    row === undefined
+      ? { ok: false, status: 404, code: 'row_not_found', message: 'No row 3.' }
+      : { ok: true, row: { ...row }, etag: etag(), seq };
+  const api: RowsApi = {
+    get: () => Promise.resolve(answer()),
+    add: () => Promise.reject(new Error('not used')),
+    remove: () => Promise.reject(new Error('not used')),
+    update(_id, patch, ifMatch) {
+      calls.push({ patch, etag: ifMatch });
+      if (row === undefined) return Promise.resolve(answer());
+      if (ifMatch !== undefined && ifMatch !== null && ifMatch !== etag()) {
+        return Promise.resolve({
+          ok: false,
+          status: 412,
+          code: 'row_changed',
+          message: 'The row has changed.',
+          current: { row: { ...row }, etag: etag() },
+        });
+      }
+      if (patch.age !== undefined && patch.age > 150) {
+        return Promise.resolve({
+          ok: false,
+          status: 400,
+          code: 'invalid_row',
+          message: 'Bad row.',
+          fields: { age: 'must be a whole number from 0 to 150' },
+        });
+      }
+      row = { ...row, ...patch };
+      seq++;
+      return Promise.resolve(answer());
+    },
+  };
+  return {
+    api,
+    calls,
+    others(patch: RowPatch | null) {
+      row = patch === null ? undefined : { ...(row as Row), ...patch };
+      seq++;
+    },
+    row: () => row,
+  };
+}
+
+function setUp() {
+  const server = fakeApi();
+  const wrote: number[] = [];
+  const editor = createCellEditor(server.api, (seq) => wrote.push(seq));
+  return { server, wrote, editor, edit: () => get(editor.edit) };
+}
+
+describe('typed values', () => {
+  it('are numbers for age and score, text otherwise, and checked by the server’s rules', () => {
+    expect(parseCell('age', ' 42 ')).toBe(42);
+    expect(parseCell('score', '')).toBeNaN();
+    expect(parseCell('name', ' 王五 ')).toBe(' 王五 ');
+    expect(cellProblem('age', '42')).toBeUndefined();
+    expect(cellProblem('age', '4.5')).toBe('rule.age');
+    expect(cellProblem('age', '151')).toBe('rule.age');
+    expect(cellProblem('score', '99.95')).toBe('rule.score');
+    expect(cellProblem('score', 'x')).toBe('rule.score');
+    expect(cellProblem('name', '   ')).toBe('rule.name');
+    expect(cellProblem('city', 'a\u0007b')).toBe('rule.city');
+    expect(cellProblem('city', '上'.repeat(41))).toBe('rule.city');
+    expect(cellProblem('status', '活跃')).toBeUndefined();
+    expect(cellProblem('status', 'busy')).toBe('rule.status');
+  });
+});
+
+describe('editing a cell', () => {
+  it('saves with the ETag read when the edit began, and reports the seq of its change', async () => {
+    const { server, wrote, editor, edit } = setUp();
+    editor.start(ROW, 'city');
+    editor.input('上海');
+    expect(await editor.save()).toBe(true);
+    expect(server.calls).toEqual([{ patch: { city: '上海' }, etag: '"10"' }]);
+    expect(server.row()?.city).toBe('上海');
+    expect(wrote).toEqual([11]);
+    expect(edit()).toBeNull();
+  });
+
+  it('writes nothing when the value did not change ("85.5" is the score 85.5)', async () => {
+    const { server, editor, edit } = setUp();
+    editor.start(ROW, 'score');
+    editor.input('85.50');
+    expect(await editor.save()).toBe(true);
+    expect(server.calls).toEqual([]);
+    expect(edit()).toBeNull();
+  });
+
+  it('does not send what breaks a rule, and keeps the edit open', async () => {
+    const { server, editor, edit } = setUp();
+    editor.start(ROW, 'age');
+    editor.input('two hundred');
+    expect(await editor.save()).toBe(false);
+    expect(server.calls).toEqual([]);
+    expect(edit()?.phase).toBe('editing');
+  });
+
+  it('shows the server’s words for a field it refuses', async () => {
+    const { server, editor, edit } = setUp();
+    editor.start(ROW, 'age');
+    // Allowed here, refused by the fake server: stands for a rule only the server knows.
+    editor.input('150');
+    server.api.update = () =>
+      Promise.resolve({ ok: false, status: 400, code: 'invalid_row', message: 'x', fields: { age: 'too old' } });
+    expect(await editor.save()).toBe(false);
+    expect(edit()).toMatchObject({ phase: 'editing', refusal: 'too old', text: '150' });
+  });
+
+  it('cancels without a write', async () => {
+    const { server, editor, edit } = setUp();
+    editor.start(ROW, 'name');
+    editor.input('李四');
+    editor.cancel();
+    expect(edit()).toBeNull();
+    expect(await editor.save()).toBe(true);
+    expect(server.calls).toEqual([]);
+  });
+});
+
+describe('when someone else changed the row first', () => {
+  it('shows their value; saving again overwrites it, with the new ETag', async () => {
+    const { server, wrote, editor, edit } = setUp();
+    editor.start(ROW, 'city');
+    await Promise.resolve();
+    server.others({ city: '广州' });
+    editor.input('上海');
+    expect(await editor.save()).toBe(false);
+    expect(edit()).toMatchObject({ phase: 'conflict', theirs: '广州', text: '上海', etag: '"11"' });
+    expect(server.row()?.city).toBe('广州');
+    expect(await editor.save()).toBe(true);
+    expect(server.calls.map((c) => c.etag)).toEqual(['"10"', '"11"']);
+    expect(server.row()?.city).toBe('上海');
+    expect(wrote).toEqual([12]);
+  });
+
+  it('cancelling in a conflict keeps their value', async () => {
+    const { server, editor, edit } = setUp();
+    editor.start(ROW, 'city');
+    await Promise.resolve();
+    server.others({ city: '广州' });
+    editor.input('上海');
+    await editor.save();
+    editor.cancel();
+    expect(edit()).toBeNull();
+    expect(server.row()?.city).toBe('广州');
+  });
+
+  it('retries at once when only another cell of the row changed', async () => {
+    const { server, wrote, editor } = setUp();
+    editor.start(ROW, 'city');
+    await Promise.resolve();
+    server.others({ score: 12 });
+    editor.input('上海');
+    expect(await editor.save()).toBe(true);
+    expect(server.row()).toMatchObject({ city: '上海', score: 12 });
+    expect(wrote).toEqual([12]);
+  });
+
+  it('ends quietly when they wrote the very value typed', async () => {
+    const { server, wrote, editor, edit } = setUp();
+    editor.start(ROW, 'city');
+    await Promise.resolve();
+    server.others({ city: '上海' });
+    editor.input('上海');
+    expect(await editor.save()).toBe(true);
+    expect(edit()).toBeNull();
+    expect(wrote).toEqual([]);
+  });
+
+  it('says so when the row was deleted', async () => {
+    const { server, editor, edit } = setUp();
+    editor.start(ROW, 'city');
+    await Promise.resolve();
+    server.others(null);
+    editor.input('上海');
+    expect(await editor.save()).toBe(false);
+    expect(edit()?.phase).toBe('gone');
+  });
+});
