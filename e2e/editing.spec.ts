@@ -192,6 +192,8 @@ test('a row is deleted only once the dialog is confirmed, and goes from every pa
   await dialog.getByTestId('delete-confirm').click();
   await expect(dialog).toHaveCount(0);
   await expect(rowOf(app, row.id)).toHaveCount(0);
+  // Focus stays in the grid, on the row now in the deleted one's place.
+  await expect(cellOf(app, (data[2] as Row).id, 1)).toBeFocused();
   await expect(app.log.locator('li').last()).toContainText(`删除了用户: ${row.name}`);
   await expect(app.log.locator('li').last().getByTestId('log-by')).toHaveText('你');
   expect((await server.data()).data.map((r) => r.id)).not.toContain(row.id);
@@ -200,8 +202,24 @@ test('a row is deleted only once the dialog is confirmed, and goes from every pa
   await other.expectSameTableAs(server);
 });
 
-test.describe('at the lower limit', () => {
-  test.use({ serverArgs: ['--seed-rows', '3', '--min-records', '3', '--heartbeat-interval', '1000'] });
+test.describe('at the limits', () => {
+  test.use({
+    serverArgs: ['--seed-rows', '3', '--min-records', '3', '--max-records', '3', '--heartbeat-interval', '1000'],
+  });
+
+  test('a refused add says why under the form and adds nothing', async ({ app, server }) => {
+    const { version } = await server.data();
+    const form = app.page.getByTestId('add-form');
+    await form.locator('[name="name"]').fill('王五');
+    await form.locator('[name="age"]').fill('28');
+    await form.locator('[name="city"]').fill('杭州');
+    await form.locator('[name="score"]').fill('91.5');
+    await form.getByTestId('add-submit').click();
+    await expect(app.page.getByTestId('add-outcome')).toContainText('未添加');
+    // What was typed stays, to try again later.
+    await expect(form.locator('[name="name"]')).toHaveValue('王五');
+    expect((await server.data()).version).toBe(version);
+  });
 
   test('a refused delete says why in the dialog and deletes nothing', async ({ app, server }) => {
     const { data, version } = await server.data();

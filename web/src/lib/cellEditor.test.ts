@@ -197,3 +197,73 @@ describe('when someone else changed the row first', () => {
     expect(edit()?.phase).toBe('gone');
   });
 });
+
+describe('nothing is written unseen', () => {
+  it('never saves without an ETag: a failed read is tried again, and a second failure is shown', async () => {
+    const { server, editor, edit } = setUp();
+    const get = server.api.get;
+    let failures = 2;
+    server.api.get = (id) =>
+      failures-- > 0 ? Promise.resolve({ ok: false, status: 0, code: 'network_error', message: 'offline' }) : get(id);
+    editor.start(ROW, 'city');
+    editor.input('上海');
+    expect(await editor.save()).toBe(false);
+    expect(server.calls).toEqual([]);
+    expect(edit()).toMatchObject({ phase: 'editing', refusal: 'offline', etag: null });
+    // The next save reads the row again, and now it answers.
+    expect(await editor.save()).toBe(true);
+    expect(server.calls).toEqual([{ patch: { city: '上海' }, etag: '"10"' }]);
+  });
+
+  it('a value that changed before the row was read is a conflict, not a base to write over', async () => {
+    const { server, editor, edit } = setUp();
+    // The page showed 北京; by the time the edit reads the row it is 广州.
+    server.others({ city: '广州' });
+    editor.start(ROW, 'city');
+    editor.input('上海');
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(edit()).toMatchObject({ phase: 'conflict', theirs: '广州', etag: '"11"' });
+    expect(server.calls).toEqual([]);
+    // Saving now is a choice made seeing their value.
+    expect(await editor.save()).toBe(true);
+    expect(server.calls).toEqual([{ patch: { city: '上海' }, etag: '"11"' }]);
+  });
+
+  it('an untouched edit takes the value the read finds', async () => {
+    const { server, editor, edit } = setUp();
+    server.others({ city: '广州' });
+    editor.start(ROW, 'city');
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(edit()).toMatchObject({ phase: 'editing', text: '广州', base: '广州', etag: '"11"' });
+  });
+
+  it('while a save is out, it cannot be cancelled or replaced, and its refusal is shown', async () => {
+    const { server, editor, edit } = setUp();
+    editor.start(ROW, 'age');
+    editor.input('150');
+    await Promise.resolve();
+    let answer!: (outcome: WriteOutcome) => void;
+    server.api.update = () => new Promise((resolve) => (answer = resolve));
+    const saving = editor.save();
+    await Promise.resolve();
+    expect(edit()?.phase).toBe('saving');
+    expect(editor.cancel()).toBe(false);
+    expect(editor.start({ ...ROW, id: 4 }, 'name')).toBe(false);
+    answer({ ok: false, status: 429, code: 'rate_limited', message: 'Too many writes.' });
+    expect(await saving).toBe(false);
+    expect(edit()).toMatchObject({ id: 3, phase: 'editing', refusal: 'Too many writes.' });
+  });
+
+  it('a save that changed nothing on the server is not told as the viewer’s change', async () => {
+    const { server, wrote, editor } = setUp();
+    editor.start(ROW, 'city');
+    editor.input('上海');
+    await Promise.resolve();
+    // The server found nothing to change: it answers the seq the row already had.
+    server.api.update = () => Promise.resolve({ ok: true, row: { ...ROW, city: '上海' }, etag: '"10"', seq: 10 });
+    expect(await editor.save()).toBe(true);
+    expect(wrote).toEqual([]);
+  });
+});

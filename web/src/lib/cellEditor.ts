@@ -58,97 +58,134 @@ const MAX_QUIET_RETRIES = 3;
 
 /**
  * One cell edited at a time, through the write API with `If-Match`, so no
- * write overwrites another unseen: the row's ETag is fetched when the edit
- * begins; a save the server refuses with 412 shows the cell's value now and
- * lets the viewer overwrite it or keep it. A 412 caused by another field of
- * the row changing is retried at once: the edited cell is still as seen.
+ * write overwrites another unseen: the row's ETag is read when the edit
+ * begins, and nothing is saved without one. Whenever the server's value of
+ * the cell turns out to differ from the one the viewer started from (when
+ * the row is read, or as a 412 to the save), the edit shows it and lets the
+ * viewer save theirs over it or keep it. A 412 caused by another field of the
+ * row is retried at once: the edited cell is still as seen. While a save is
+ * out the edit can be neither cancelled nor replaced: its answer is always
+ * shown.
  */
 export function createCellEditor(api: Pick<RowsApi, 'get' | 'update'>, onWrote: (seq: number) => void) {
   const edit = writable<CellEdit | null>(null);
   /** Bumped when an edit ends, so answers for an older one are dropped. */
   let generation = 0;
-  let fetched: Promise<void> = Promise.resolve();
+  /** The last read of the edited row. */
+  let reading: Promise<WriteOutcome> = Promise.resolve({ ok: false, status: 0, code: 'none', message: '' });
 
   const current = () => get(edit);
-  const update = (at: number, change: (e: CellEdit) => CellEdit | null) => {
+  const update = (at: number, change: (e: CellEdit) => CellEdit) => {
     if (at !== generation) return;
     const e = current();
     if (e !== null) edit.set(change(e));
   };
+  /** The phase a save goes back to when it does not go through. */
+  const open = (e: CellEdit): EditPhase => (e.theirs === undefined ? 'editing' : 'conflict');
 
-  /** The server's row, taken as the edit's base when the viewer has not typed yet. */
-  function rebase(e: CellEdit, outcome: WriteOutcome): CellEdit {
+  /**
+   * What a read of the row tells the edit: its ETag, and the cell's value now.
+   * Untouched, the edit takes that value; typed over, a value other than the
+   * one the viewer started from is a conflict, shown at once.
+   */
+  function learn(e: CellEdit, outcome: WriteOutcome): CellEdit {
     if (!outcome.ok) return outcome.status === 404 ? { ...e, phase: 'gone' } : e;
-    const base = cellText(outcome.row, e.field);
-    const untouched = e.text === e.base;
-    return { ...e, etag: outcome.etag, base, text: untouched ? base : e.text };
+    const now = cellText(outcome.row, e.field);
+    const etag = outcome.etag;
+    if (e.text === e.base && e.phase === 'editing') return { ...e, etag, base: now, text: now };
+    if (sameValue(e.field, now, e.base)) return { ...e, etag };
+    return { ...e, etag, base: now, theirs: now, phase: 'conflict' };
   }
 
-  function start(row: Row, field: RowField): void {
+  function read(at: number, id: number): Promise<WriteOutcome> {
+    reading = api.get(id).then((outcome) => {
+      update(at, (e) => learn(e, outcome));
+      return outcome;
+    });
+    return reading;
+  }
+
+  /** Starts editing a cell; refused (false) while a save is out. */
+  function start(row: Row, field: RowField): boolean {
+    if (current()?.phase === 'saving') return false;
     const at = ++generation;
     const text = cellText(row, field);
     edit.set({ id: row.id, field, name: row.name, text, base: text, etag: null, phase: 'editing' });
-    fetched = api.get(row.id).then((outcome) => update(at, (e) => rebase(e, outcome)));
+    void read(at, row.id);
+    return true;
   }
 
   function input(text: string): void {
     const e = current();
-    if (e !== null && e.phase !== 'saving' && e.phase !== 'gone') edit.set({ ...e, text });
+    if (e !== null && e.phase !== 'saving' && e.phase !== 'gone') edit.set({ ...e, text, refusal: undefined });
   }
 
-  function cancel(): void {
+  function finish(): true {
     generation++;
     edit.set(null);
+    return true;
+  }
+
+  /** Ends the edit without saving; refused (false) while a save is out. */
+  function cancel(): boolean {
+    if (current()?.phase === 'saving') return false;
+    finish();
+    return true;
   }
 
   /**
    * Saves what was typed (in a conflict: over the other value). Resolves
    * true when the edit is over (saved, or nothing to save), false while it
-   * stays open (refused, conflict, invalid).
+   * stays open (refused, conflict, invalid, a save already out).
    */
   async function save(): Promise<boolean> {
     let e = current();
     if (e === null) return true;
     if (e.phase === 'saving' || e.phase === 'gone') return false;
     if (cellProblem(e.field, e.text) !== undefined) return false;
-    if (e.phase === 'editing' && sameValue(e.field, e.text, e.base)) {
-      cancel();
-      return true;
-    }
+    // Nothing to write: the value is the one there already.
+    if (sameValue(e.field, e.text, e.theirs ?? e.base)) return finish();
     const at = generation;
     edit.set({ ...e, phase: 'saving', refusal: undefined });
-    await fetched;
+    // No ETag yet: wait for the read under way, and read again if it failed.
+    if (e.etag === null) {
+      let outcome = await reading;
+      if (current()?.etag === null && (outcome.ok || outcome.status !== 404)) outcome = await read(at, e.id);
+      e = current() as CellEdit;
+      if (e.phase === 'conflict' || e.phase === 'gone') return false;
+      if (e.etag === null) {
+        edit.set({ ...e, phase: open(e), refusal: outcome.ok ? undefined : outcome.message });
+        return false;
+      }
+    }
     for (let quiet = 0; ; quiet++) {
-      e = current();
-      if (at !== generation || e === null) return true;
-      const outcome = await api.update(e.id, { [e.field]: parseCell(e.field, e.text) }, e.etag);
-      if (at !== generation) return true;
+      const sent = e.etag;
+      const outcome = await api.update(e.id, { [e.field]: parseCell(e.field, e.text) }, sent);
       if (outcome.ok) {
-        onWrote(outcome.seq);
-        cancel();
-        return true;
+        // A write that changed nothing answers the seq it found: not a change of ours.
+        if (outcome.etag !== sent) onWrote(outcome.seq);
+        return finish();
       }
       if (outcome.code === 'row_changed' && outcome.current !== undefined) {
         const theirs = cellText(outcome.current.row, e.field);
         const etag = outcome.current.etag;
-        if (sameValue(e.field, theirs, e.text)) {
-          // Someone else wrote the very value typed: nothing is left to save.
-          cancel();
-          return true;
+        // Someone else wrote the very value typed: nothing is left to save.
+        if (sameValue(e.field, theirs, e.text)) return finish();
+        if (sameValue(e.field, theirs, e.base)) {
+          e = { ...e, etag };
+          if (quiet < MAX_QUIET_RETRIES) continue;
+          // The row keeps changing under the edit: say so, and let the viewer try again.
+          edit.set({ ...e, phase: open(e), refusal: outcome.message });
+          return false;
         }
-        if (sameValue(e.field, theirs, e.base) && quiet < MAX_QUIET_RETRIES) {
-          update(at, (x) => ({ ...x, etag }));
-          continue;
-        }
-        update(at, (x) => ({ ...x, etag, base: theirs, theirs, phase: 'conflict' }));
+        edit.set({ ...e, etag, base: theirs, theirs, phase: 'conflict' });
         return false;
       }
       if (outcome.status === 404) {
-        update(at, (x) => ({ ...x, phase: 'gone' }));
+        edit.set({ ...e, phase: 'gone' });
         return false;
       }
-      const refusal = outcome.fields?.[e.field] ?? outcome.message;
-      update(at, (x) => ({ ...x, phase: x.theirs === undefined ? 'editing' : 'conflict', refusal }));
+      edit.set({ ...e, phase: open(e), refusal: outcome.fields?.[e.field] ?? outcome.message });
       return false;
     }
   }
