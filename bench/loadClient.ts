@@ -24,11 +24,13 @@ export interface LoadOptions {
   seconds: number;
   /** Clients opened at once while connecting. */
   concurrency?: number;
+  /** Called with true when counting starts (every client connected) and false when it ends. */
+  onCount?: (counting: boolean) => void;
 }
 
 /**
- * One SSE client on a raw socket: it decodes chunked transfer encoding and
- * SSE framing incrementally and reads only `seq` and `timestamp` of each
+ * One SSE client on a raw socket: it decodes chunked transfer encoding (when
+ * the body has it) and SSE framing incrementally and reads only `seq` and `timestamp` of each
  * event (no JSON.parse), so the load tool stays cheaper than what it loads.
  */
 class RawStreamClient {
@@ -39,6 +41,7 @@ class RawStreamClient {
   status = 0;
   private head = Buffer.alloc(0);
   private inBody = false;
+  private chunked = true;
   private chunkLeft = 0;
   private sizeLine = '';
   private crlfLeft = 0;
@@ -60,10 +63,13 @@ class RawStreamClient {
       const end = this.head.indexOf('\r\n\r\n');
       if (end === -1) return;
       this.status = Number(this.head.toString('latin1', 9, 12));
+      this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(this.head.toString('latin1', 0, end + 2));
       data = this.head.subarray(end + 4);
       this.inBody = true;
     }
-    this.dechunk(data);
+    // A body without chunked framing runs until the connection closes (Nchan's event streams).
+    if (this.chunked) this.dechunk(data);
+    else this.sse(data);
   }
 
   /** Undoes chunked transfer encoding, on bytes. */
@@ -184,9 +190,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   }
   for (const client of open) client.socket.setTimeout(0);
   counting = true;
+  options.onCount?.(true);
   const started = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   counting = false;
+  options.onCount?.(false);
   const elapsed = (Date.now() - started) / 1000;
   for (const client of open) client.socket.destroy();
 

@@ -4,7 +4,10 @@
  * one JSON object with every number and each target next to what was
  * measured. Needs `npm run build` first. Set BENCH_QUICK=1 for a short run.
  */
+import { execFileSync } from 'node:child_process';
 import { runLoad, type LoadResult } from './loadClient.js';
+import { nchanMissing, startNchan } from './nchan.js';
+import { cpuMs } from './procCpu.js';
 import { spawnServer, type RunningServer } from './spawnServer.js';
 
 const QUICK = Boolean(process.env.BENCH_QUICK);
@@ -13,6 +16,14 @@ const ONLY = process.env.BENCH_ONLY?.split(',');
 const wanted = (name: string) => ONLY === undefined || ONLY.includes(name);
 const SECONDS = QUICK ? 3 : 10;
 const HOST = '127.0.0.1';
+/** Rounds of the fan-out scenarios, each server once a round, in turn (BENCH_ROUNDS, default 3). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+/** BENCH_PIN=1: each server on CPU 0, this process (the load) on CPU 1, with taskset. */
+const PIN = Boolean(process.env.BENCH_PIN);
+
+function pin(pid: number, cpu: number): void {
+  if (PIN) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
 
 function start(command: string[], extra: string[]): Promise<RunningServer> {
   return spawnServer([...command, ...extra]);
@@ -67,26 +78,98 @@ const stop = (server: RunningServer) => {
   server.child.kill('SIGKILL');
 };
 
-async function load(
-  server: RunningServer & { path: string },
-  clients: number,
-  path = server.path,
-): Promise<LoadResult> {
-  return runLoad({ host: HOST, port: server.port, path, clients, seconds: SECONDS });
+/** A fan-out run against one server: what the load saw, and the server's CPU while it counted. */
+interface FanoutResult extends LoadResult {
+  cpuMsPerSecond: number;
+  /** Server CPU per event delivered to one client, in µs. */
+  cpuUsPerDelivery: number;
 }
 
-async function fanout(clients: number, interval: number, perTick: number) {
-  const base = await baseline(interval, perTick);
-  const baseResult = await load(base, clients);
-  stop(base);
-  const live = await livetable(interval, perTick);
-  const liveResult = await load(live, clients);
-  stop(live);
+async function loadWithCpu(server: { pid: number; port: number; path: string }, clients: number) {
+  pin(server.pid, 0);
+  let from = 0;
+  let used = 0;
+  const result = await runLoad({
+    host: HOST,
+    port: server.port,
+    path: server.path,
+    clients,
+    seconds: SECONDS,
+    onCount: (counting) => {
+      if (counting) from = cpuMs(server.pid);
+      else used = cpuMs(server.pid) - from;
+    },
+  });
   return {
-    baseline: baseResult,
-    livetable: liveResult,
-    eventsPerSecondRatio: round(liveResult.eventsPerSecond / baseResult.eventsPerSecond),
-    p99Ratio: round(liveResult.latencyMs.p99 / Math.max(1, baseResult.latencyMs.p99)),
+    ...result,
+    cpuMsPerSecond: Math.round(used / result.seconds),
+    cpuUsPerDelivery: result.events === 0 ? NaN : round((used * 1000) / result.events),
+  } satisfies FanoutResult;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Medians over the rounds of what the comparison needs, with each round's value. */
+function summary(runs: FanoutResult[]) {
+  const pick = (f: (r: FanoutResult) => number) => ({ median: round(median(runs.map(f))), rounds: runs.map(f) });
+  return {
+    eventsPerSecond: pick((r) => r.eventsPerSecond),
+    p99Ms: pick((r) => r.latencyMs.p99),
+    cpuUsPerDelivery: pick((r) => r.cpuUsPerDelivery),
+    cpuMsPerSecond: pick((r) => r.cpuMsPerSecond),
+    gaps: pick((r) => r.gaps),
+    failed: pick((r) => r.failed),
+  };
+}
+
+/**
+ * The bare Node broadcaster, Livetable and (when installed) Nchan under the
+ * same load, in turn, ROUNDS times: medians and every round.
+ */
+async function fanout(clients: number, interval: number, perTick: number) {
+  const nchanWhy = nchanMissing();
+  const runs: { baseline: FanoutResult[]; livetable: FanoutResult[]; nchan: FanoutResult[] } = {
+    baseline: [],
+    livetable: [],
+    nchan: [],
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    const base = await baseline(interval, perTick);
+    runs.baseline.push(await loadWithCpu({ ...base, pid: base.child.pid as number }, clients));
+    stop(base);
+    const live = await livetable(interval, perTick);
+    runs.livetable.push(await loadWithCpu({ ...live, pid: live.child.pid as number }, clients));
+    stop(live);
+    if (nchanWhy === null) {
+      const nchan = await startNchan(interval, perTick);
+      runs.nchan.push(await loadWithCpu(nchan, clients));
+      nchan.stop();
+    }
+  }
+  const baselineSummary = summary(runs.baseline);
+  const livetableSummary = summary(runs.livetable);
+  const nchanSummary = nchanWhy === null ? summary(runs.nchan) : null;
+  const ratio = (a: number, b: number) => round(a / Math.max(b, 1e-9));
+  return {
+    baseline: baselineSummary,
+    livetable: livetableSummary,
+    nchan: nchanSummary ?? { missing: nchanWhy },
+    eventsPerSecondRatio: ratio(livetableSummary.eventsPerSecond.median, baselineSummary.eventsPerSecond.median),
+    p99Ratio: ratio(livetableSummary.p99Ms.median, Math.max(1, baselineSummary.p99Ms.median)),
+    vsNchan:
+      nchanSummary === null
+        ? null
+        : {
+            eventsPerSecond: ratio(livetableSummary.eventsPerSecond.median, nchanSummary.eventsPerSecond.median),
+            cpuPerDelivery: ratio(livetableSummary.cpuUsPerDelivery.median, nchanSummary.cpuUsPerDelivery.median),
+            p99: ratio(livetableSummary.p99Ms.median, Math.max(1, nchanSummary.p99Ms.median)),
+          },
   };
 }
 
@@ -200,6 +283,8 @@ async function main() {
     console.error(JSON.stringify({ [name]: value }));
   };
   const clients = QUICK ? 200 : 1000;
+  pin(process.pid, 1);
+  results.pinned = PIN;
 
   if (wanted('fanout100')) {
     const fan = await fanout(clients, 10, 1);
@@ -209,6 +294,16 @@ async function main() {
       met: fan.eventsPerSecondRatio >= 0.9,
     };
     targets['fan-out 100/s: p99 ≤ 2× baseline'] = { measured: fan.p99Ratio, met: fan.p99Ratio <= 2 };
+    if (fan.vsNchan !== null) {
+      const { eventsPerSecond, cpuPerDelivery, p99 } = fan.vsNchan;
+      targets['fan-out 100/s: events/s ≥ 1.0× Nchan'] = { measured: eventsPerSecond, met: eventsPerSecond >= 1 };
+      targets['fan-out 100/s: CPU per delivery ≤ Nchan'] = { measured: cpuPerDelivery, met: cpuPerDelivery <= 1 };
+      targets['fan-out 100/s: p99 ≤ Nchan'] = { measured: p99, met: p99 <= 1 };
+      targets['fan-out 100/s: events/s ≥ 1.1× baseline'] = {
+        measured: fan.eventsPerSecondRatio,
+        met: fan.eventsPerSecondRatio >= 1.1,
+      };
+    }
   }
   if (wanted('fanout1000')) {
     const coalesce = await fanout(clients, 10, 10);
