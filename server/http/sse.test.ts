@@ -1,7 +1,9 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../protocol.js';
-import { SseStream, eventId, formatEvent } from './sse.js';
+import { RETRY_MS, SseStream, eventId, formatEvent } from './sse.js';
 
 const row = { id: 7, name: '李四', age: 30, city: '上海', score: 88.5, status: '活跃' as const };
 
@@ -71,6 +73,7 @@ describe('SseStream', () => {
       writableLength: 0,
       written: [] as string[],
       writeHead: () => res,
+      removeHeader: () => undefined,
       write(text: string) {
         res.written.push(text);
         res.writableLength += Buffer.byteLength(text);
@@ -118,5 +121,35 @@ describe('SseStream', () => {
     res.writableLength = 500;
     expect(stream.send('data: y\n\n', 1)).toBe(false);
     expect(overflows).toBe(1);
+  });
+
+  it('sends each message as its own bytes on the wire, without chunk framing, until the connection closes', async () => {
+    let stream: SseStream | undefined;
+    const server = createServer((req, res) => {
+      stream = new SseStream(req, res, {
+        full: false,
+        maxBuffer: 1 << 20,
+        onOverflow: () => undefined,
+        onClose: () => undefined,
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    let wire = '';
+    socket.on('data', (data: Buffer) => (wire += data.toString('latin1')));
+    socket.write('GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await expect.poll(() => stream).toBeDefined();
+    await expect.poll(() => wire).toContain(`retry: ${RETRY_MS}\n\n`);
+    stream!.send('data: a\n\n', 1);
+    stream!.end('data: b\n\n');
+    await new Promise((resolve) => socket.once('close', resolve));
+    server.close();
+    const [head, body] = wire.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(head).not.toMatch(/transfer-encoding/i);
+    expect(head).not.toMatch(/content-length/i);
+    expect(head).toMatch(/\r\nconnection: close/i);
+    expect(body).toBe(`retry: ${RETRY_MS}\n\ndata: a\n\ndata: b\n\n`);
   });
 });

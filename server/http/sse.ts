@@ -9,11 +9,18 @@ export const RETRY_MS = 1000;
 
 const KEEPALIVE_MS = 30_000;
 
+/**
+ * An event stream's body is not chunked: it runs until the connection
+ * closes, which HTTP/1.1 allows for a response without a length (an event
+ * stream never ends by design). Each write is then the events' own bytes,
+ * with no chunk size and CRLFs around them. The connection closes with the
+ * stream, so nothing can follow it on the connection.
+ */
 export const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
   'X-Accel-Buffering': 'no',
-  Connection: 'keep-alive',
+  Connection: 'close',
 } as const;
 
 /** The SSE `id:` of an event: changes carry their seq, init the version it holds. */
@@ -91,6 +98,8 @@ export class SseStream implements Sink {
     // Finds peers that vanished without a FIN (a pulled cable, a dead NAT entry).
     req.socket.setKeepAlive(true, KEEPALIVE_MS);
     eventStreams.add(res);
+    // Without it Node frames every write as a chunk (see SSE_HEADERS).
+    res.removeHeader('Transfer-Encoding');
     res.writeHead(200, SSE_HEADERS);
     res.write(`retry: ${RETRY_MS}\n\n`);
     res.on('drain', () => {
