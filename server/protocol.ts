@@ -209,7 +209,9 @@ export function fieldProblem(field: RowField, value: unknown): string | undefine
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_SCORE) {
         return `must be a number from 0 to ${MAX_SCORE}`;
       }
-      if (Math.abs(value * 10 - Math.round(value * 10)) > 1e-9) return 'must have at most one decimal';
+      // Exactly the number a one-decimal literal gives (90.1 is 901 / 10 as a
+      // double), with no tolerance: 50.0000000001 would show as 50.0 and stay 50.0000000001.
+      if (Math.round(value * 10) / 10 !== value) return 'must have at most one decimal';
       return undefined;
     case 'status':
       return (ROW_STATUSES as readonly unknown[]).includes(value)

@@ -146,6 +146,8 @@ describe('POST /api/rows', () => {
     ['a score of 100.1', { ...王五, score: 100.1 }, ['score']],
     ['a negative score', { ...王五, score: -0.5 }, ['score']],
     ['a score with two decimals', { ...王五, score: 88.55 }, ['score']],
+    ['a score a hair off one decimal', { ...王五, score: 50.0000000001 }, ['score']],
+    ['a score that is 33.3 plus a rounding error', { ...王五, score: 33.300000000000004 }, ['score']],
     ['a score that is null', { ...王五, score: null }, ['score']],
     ['an unknown status', { ...王五, status: 'active' }, ['status']],
     ['an unknown field', { ...王五, nickname: '小五' }, ['nickname']],
