@@ -139,6 +139,8 @@ test('a save after someone else changed the cell shows their value; keep theirs,
   await expect(cellOf(app, row.id, 2)).toHaveText('44');
   await editor.press('Enter');
   await expect(app.page.getByTestId('edit-conflict')).toContainText('“广州”');
+  // Said under the grid, and brought into view.
+  await expect(app.page.getByTestId('edit-conflict')).toBeInViewport();
   // Yours is still there to keep or drop.
   await expect(editor).toHaveValue('上海');
   await app.page.getByTestId('edit-keep').click();
@@ -164,6 +166,20 @@ test('a save after someone else changed the cell shows their value; keep theirs,
   await editor.press('Enter');
   await expect(editor).toHaveCount(0);
   expect((await server.data()).data[0]).toMatchObject({ city: '南京', score: 10 });
+});
+
+test('a long name stays in its cell', async ({ app, server }) => {
+  const row = await firstRow(server);
+  await patchAsOther(server, row.id, { name: 'W'.repeat(40) });
+  const cell = cellOf(app, row.id, 1);
+  await expect(cell).toHaveText('W'.repeat(40));
+  const { clips, overflows } = await cell.evaluate((td) => ({
+    clips: getComputedStyle(td).overflowX === 'hidden',
+    overflows: td.scrollWidth > td.clientWidth,
+  }));
+  // Too long for the cell, and cut at its edge rather than drawn over the next ones.
+  expect(overflows).toBe(true);
+  expect(clips).toBe(true);
 });
 
 test('a row is deleted only once the dialog is confirmed, and goes from every page', async ({ app, other, server }) => {

@@ -267,3 +267,35 @@ describe('nothing is written unseen', () => {
     expect(wrote).toEqual([]);
   });
 });
+
+describe('typing on while a save is out', () => {
+  it('keeps what was typed, and a second Enter saves it after the first', async () => {
+    const { server, wrote, editor, edit } = setUp();
+    editor.start(ROW, 'age');
+    editor.input('35');
+    await Promise.resolve();
+    const first = editor.save();
+    editor.input('36');
+    expect(await editor.save()).toBe(false); // told to save again once the first is back
+    expect(await first).toBe(true);
+    expect(server.calls).toEqual([
+      { patch: { age: 35 }, etag: '"10"' },
+      { patch: { age: 36 }, etag: '"11"' },
+    ]);
+    expect(server.row()?.age).toBe(36);
+    expect(wrote).toEqual([11, 12]);
+    expect(edit()).toBeNull();
+  });
+
+  it('without a second Enter, leaves the edit open on what was typed', async () => {
+    const { server, editor, edit } = setUp();
+    editor.start(ROW, 'age');
+    editor.input('35');
+    await Promise.resolve();
+    const first = editor.save();
+    editor.input('36');
+    expect(await first).toBe(false);
+    expect(server.row()?.age).toBe(35);
+    expect(edit()).toMatchObject({ phase: 'editing', text: '36', base: '35', etag: '"11"' });
+  });
+});

@@ -71,6 +71,8 @@ export function createCellEditor(api: Pick<RowsApi, 'get' | 'update'>, onWrote: 
   const edit = writable<CellEdit | null>(null);
   /** Bumped when an edit ends, so answers for an older one are dropped. */
   let generation = 0;
+  /** Enter was pressed again while a save was out: save once more when it is back. */
+  let again = false;
   /** The last read of the edited row. */
   let reading: Promise<WriteOutcome> = Promise.resolve({ ok: false, status: 0, code: 'none', message: '' });
 
@@ -115,15 +117,23 @@ export function createCellEditor(api: Pick<RowsApi, 'get' | 'update'>, onWrote: 
     return true;
   }
 
+  /** What the viewer types, while a save is out too: it is saved next, never dropped. */
   function input(text: string): void {
     const e = current();
-    if (e !== null && e.phase !== 'saving' && e.phase !== 'gone') edit.set({ ...e, text, refusal: undefined });
+    if (e !== null && e.phase !== 'gone') edit.set({ ...e, text, refusal: undefined });
   }
 
   function finish(): true {
     generation++;
+    again = false;
     edit.set(null);
     return true;
+  }
+
+  /** The edit as it now is (the viewer may have typed meanwhile) with `change` applied. */
+  function set(change: Partial<CellEdit>): void {
+    const e = current();
+    if (e !== null) edit.set({ ...e, ...change });
   }
 
   /** Ends the edit without saving; refused (false) while a save is out. */
@@ -141,7 +151,11 @@ export function createCellEditor(api: Pick<RowsApi, 'get' | 'update'>, onWrote: 
   async function save(): Promise<boolean> {
     let e = current();
     if (e === null) return true;
-    if (e.phase === 'saving' || e.phase === 'gone') return false;
+    if (e.phase === 'saving') {
+      again = true;
+      return false;
+    }
+    if (e.phase === 'gone') return false;
     if (cellProblem(e.field, e.text) !== undefined) return false;
     // Nothing to write: the value is the one there already.
     if (sameValue(e.field, e.text, e.theirs ?? e.base)) return finish();
@@ -154,38 +168,47 @@ export function createCellEditor(api: Pick<RowsApi, 'get' | 'update'>, onWrote: 
       e = current() as CellEdit;
       if (e.phase === 'conflict' || e.phase === 'gone') return false;
       if (e.etag === null) {
-        edit.set({ ...e, phase: open(e), refusal: outcome.ok ? undefined : outcome.message });
+        set({ phase: open(e), refusal: outcome.ok ? undefined : outcome.message });
         return false;
       }
     }
     for (let quiet = 0; ; quiet++) {
       const sent = e.etag;
-      const outcome = await api.update(e.id, { [e.field]: parseCell(e.field, e.text) }, sent);
+      const text = e.text;
+      const outcome = await api.update(e.id, { [e.field]: parseCell(e.field, text) }, sent);
       if (outcome.ok) {
         // A write that changed nothing answers the seq it found: not a change of ours.
         if (outcome.etag !== sent) onWrote(outcome.seq);
-        return finish();
+        const now = current() as CellEdit;
+        if (now.text === text && !again) return finish();
+        // Typed on while it was saved: the edit goes on from what was saved.
+        edit.set({ ...now, phase: 'editing', base: text, etag: outcome.etag, theirs: undefined });
+        if (!again) return false;
+        again = false;
+        return save();
       }
+      const now = current() as CellEdit;
+      again = false;
       if (outcome.code === 'row_changed' && outcome.current !== undefined) {
         const theirs = cellText(outcome.current.row, e.field);
         const etag = outcome.current.etag;
         // Someone else wrote the very value typed: nothing is left to save.
-        if (sameValue(e.field, theirs, e.text)) return finish();
+        if (sameValue(e.field, theirs, now.text)) return finish();
         if (sameValue(e.field, theirs, e.base)) {
-          e = { ...e, etag };
+          e = { ...now, etag };
           if (quiet < MAX_QUIET_RETRIES) continue;
           // The row keeps changing under the edit: say so, and let the viewer try again.
-          edit.set({ ...e, phase: open(e), refusal: outcome.message });
+          set({ etag, phase: open(now), refusal: outcome.message });
           return false;
         }
-        edit.set({ ...e, etag, base: theirs, theirs, phase: 'conflict' });
+        set({ etag, base: theirs, theirs, phase: 'conflict' });
         return false;
       }
       if (outcome.status === 404) {
-        edit.set({ ...e, phase: 'gone' });
+        set({ phase: 'gone' });
         return false;
       }
-      edit.set({ ...e, phase: open(e), refusal: outcome.fields?.[e.field] ?? outcome.message });
+      set({ phase: open(now), refusal: outcome.fields?.[e.field] ?? outcome.message });
       return false;
     }
   }
