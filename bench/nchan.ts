@@ -1,18 +1,18 @@
 /**
  * Nchan, the nginx pub/sub module, as a third server for the fan-out bench:
  * nginx with its own config and prefix in a temp dir, one worker, Nchan's
- * memory store, on a free loopback port, and a publisher that posts change
- * events of Livetable's shape and size at the same rate as the others make
- * them. Subscribers read `GET /sub` as an event stream.
+ * memory store, on a free loopback port, and a publisher (a process of its
+ * own, bench/nchanPublisher.ts) that posts change events of Livetable's
+ * shape and size at the same rate as the others make them. Subscribers read `GET /sub` as an event stream.
  *
  * Debian: `apt-get install nginx-light libnginx-mod-nchan`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
@@ -76,11 +76,11 @@ export interface NchanServer {
   path: string;
   /** nginx's pid: the one process that serves the subscribers. */
   pid: number;
+  /** The publisher's own process (bench/nchanPublisher.ts), pinned with the server. */
+  publisherPid: number;
   child: ChildProcess;
   stop(): void;
 }
-
-const names = ['张伟', '王芳', '李娜', '刘洋', '陈静'];
 
 /**
  * nginx with Nchan, and a publisher posting `perTick` events every
@@ -106,47 +106,41 @@ export async function startNchan(interval: number, perTick: number): Promise<Nch
     }
   }
 
-  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-  let seq = 0;
-  const publish = (body: string) =>
-    new Promise<void>((resolve) => {
-      const req = request(
-        { host: '127.0.0.1', port, path: '/pub', method: 'POST', agent, headers: { 'Content-Type': 'text/plain' } },
-        (res) => {
-          res.resume();
-          res.on('end', resolve);
-        },
-      );
-      req.on('error', () => resolve());
-      req.end(body);
-    });
-  const timer = setInterval(() => {
-    for (let i = 0; i < perTick; i++) {
-      seq++;
-      const id = (seq % 1000) + 1;
-      void publish(
-        JSON.stringify({
-          type: 'update',
-          seq,
-          data: { id, score: 60 + (seq % 400) / 10 },
-          message: `更新了用户 ${names[seq % names.length]}`,
-          timestamp: new Date().toISOString(),
-          generation_count: seq,
-          origin: 's-0123456789ab',
-        }),
-      );
-    }
-  }, interval);
+  const publisher = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./nchanPublisher.ts', import.meta.url)),
+      '--port',
+      String(port),
+      '--update-interval',
+      String(interval),
+      '--changes-per-tick',
+      String(perTick),
+    ],
+    { stdio: 'ignore' },
+  );
+  // Ready once events flow: the publisher takes a moment to start, and a
+  // load that counted meanwhile would count too few.
+  const probe = await fetch(`${url}/sub`, { headers: { Accept: 'text/event-stream' } });
+  const reader = (probe.body as ReadableStream<Uint8Array>).getReader();
+  for (let text = ''; !text.includes('"seq"');) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('Nchan closed its stream before the first event');
+    text += Buffer.from(value).toString();
+  }
+  await reader.cancel();
 
   return {
     url,
     port,
     path: '/sub',
     pid: child.pid as number,
+    publisherPid: publisher.pid as number,
     child,
     stop() {
-      clearInterval(timer);
-      agent.destroy();
+      publisher.kill('SIGKILL');
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },

@@ -5,6 +5,7 @@
  * measured. Needs `npm run build` first. Set BENCH_QUICK=1 for a short run.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { runLoad, type LoadResult } from './loadClient.js';
 import { nchanMissing, startNchan } from './nchan.js';
 import { cpuMs } from './procCpu.js';
@@ -66,12 +67,6 @@ async function baseline(interval: number, perTick: number) {
     ['--port', '0', '--update-interval', String(interval), '--changes-per-tick', String(perTick)],
   );
   return { ...server, path: '/stream' };
-}
-
-async function rss(server: RunningServer, kind: 'livetable' | 'baseline'): Promise<number> {
-  if (kind === 'baseline') return ((await (await fetch(`${server.url}/metrics`)).json()) as { rss: number }).rss;
-  return ((await (await fetch(`${server.url}/api/metrics`)).json()) as { memory_usage: { rss: number } }).memory_usage
-    .rss;
 }
 
 const stop = (server: RunningServer) => {
@@ -148,6 +143,8 @@ async function fanout(clients: number, interval: number, perTick: number) {
     stop(live);
     if (nchanWhy === null) {
       const nchan = await startNchan(interval, perTick);
+      // The others make their events on the server's core: so does Nchan's publisher.
+      pin(nchan.publisherPid, 0);
       runs.nchan.push(await loadWithCpu(nchan, clients));
       nchan.stop();
     }
@@ -173,18 +170,25 @@ async function fanout(clients: number, interval: number, perTick: number) {
   };
 }
 
-/** Connects `clients` idle streams (1 change/s): latency, and server memory per open stream. */
-async function manyStreams(clients: number) {
-  const measure = async (server: RunningServer & { path: string }, kind: 'livetable' | 'baseline') => {
-    const before = await rss(server, kind);
+/** A process's resident memory in bytes, from /proc (the same figure as Node's `rss`). */
+function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
+}
+
+/**
+ * Holds `clients` streams open while `perTick` changes come every
+ * `interval` ms: latency, and the server's memory per open stream (peak RSS
+ * over what it had before they connected). The bare Node broadcaster,
+ * Livetable and, with `nchan`, Nchan, in turn.
+ */
+async function manyStreams(clients: number, interval: number, perTick: number, nchan = false) {
+  const measure = async (server: { pid: number; port: number; path: string; stop: () => void }) => {
+    pin(server.pid, 0);
+    const before = rssOf(server.pid);
     let peak = before;
     // Sampled while runLoad holds every stream open.
-    const timer = setInterval(() => {
-      rss(server, kind).then(
-        (value) => (peak = Math.max(peak, value)),
-        () => undefined,
-      );
-    }, 500);
+    const timer = setInterval(() => (peak = Math.max(peak, rssOf(server.pid))), 500);
     const result = await runLoad({
       host: HOST,
       port: server.port,
@@ -194,15 +198,32 @@ async function manyStreams(clients: number) {
       concurrency: 500,
     });
     clearInterval(timer);
-    stop(server);
+    server.stop();
     return { ...result, rssPerStreamKiB: round((peak - before) / clients / 1024) };
   };
-  const baseResult = await measure(await baseline(1000, 1), 'baseline');
-  const liveResult = await measure(await livetable(1000, 1), 'livetable');
+  const node = (server: RunningServer & { path: string }) => ({
+    ...server,
+    pid: server.child.pid as number,
+    stop: () => stop(server),
+  });
+  const baseResult = await measure(node(await baseline(interval, perTick)));
+  const liveResult = await measure(node(await livetable(interval, perTick)));
+  const nchanWhy = nchan ? nchanMissing() : 'not asked for';
+  const startedNchan = nchanWhy === null ? await startNchan(interval, perTick) : null;
+  if (startedNchan !== null) pin(startedNchan.publisherPid, 0);
+  const nchanResult = startedNchan === null ? null : await measure(startedNchan);
   return {
     baseline: baseResult,
     livetable: liveResult,
+    nchan: nchanResult ?? { missing: nchanWhy },
     memoryRatio: round(liveResult.rssPerStreamKiB / baseResult.rssPerStreamKiB),
+    vsNchan:
+      nchanResult === null
+        ? null
+        : {
+            memoryPerStream: round(liveResult.rssPerStreamKiB / nchanResult.rssPerStreamKiB),
+            p99: round(liveResult.latencyMs.p99 / Math.max(1, nchanResult.latencyMs.p99)),
+          },
   };
 }
 
@@ -315,7 +336,7 @@ async function main() {
   }
   if (wanted('manyStreams')) {
     const streams = QUICK ? 1000 : 10_000;
-    const many = await manyStreams(streams);
+    const many = await manyStreams(streams, 1000, 1);
     progress('manyStreams', { clients: streams, changesPerSecond: 1, ...many });
     targets['many streams: p99 < 250 ms'] = {
       measured: many.livetable.latencyMs.p99,
@@ -325,6 +346,18 @@ async function main() {
       measured: many.memoryRatio,
       met: many.memoryRatio <= 1.5,
     };
+  }
+  if (wanted('streams5000')) {
+    const streams = QUICK ? 500 : 5000;
+    const five = await manyStreams(streams, 100, 1, true);
+    progress('streams5000', { clients: streams, changesPerSecond: 10, ...five });
+    if (five.vsNchan !== null) {
+      targets['5,000 streams × 10/s: memory per stream ≤ Nchan'] = {
+        measured: five.vsNchan.memoryPerStream,
+        met: five.vsNchan.memoryPerStream <= 1,
+      };
+      targets['5,000 streams × 10/s: p99 ≤ Nchan'] = { measured: five.vsNchan.p99, met: five.vsNchan.p99 <= 1 };
+    }
   }
   if (wanted('bytesPerEvent')) {
     const bytes = [];
