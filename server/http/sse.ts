@@ -51,8 +51,11 @@ export function formatEvent(event: StreamEvent): string {
 export interface Sink {
   /** Wants every change with the whole table after it (`?full=1`). */
   readonly full: boolean;
-  /** Sends `count` messages joined in `text`; false once the stream is over. */
-  send(text: string, count: number): boolean;
+  /**
+   * Sends `count` messages joined in `text`; false once the stream is over.
+   * A Buffer is written as it is: one encoding shared by every stream.
+   */
+  send(text: string | Buffer, count: number): boolean;
   /** Sends `text` as the last message and ends the stream. */
   end(text: string): void;
   /** Cuts the stream without a last message: to a client that means "reconnect". */
@@ -120,7 +123,7 @@ export class SseStream implements Sink {
     if (req.socket.destroyed) queueMicrotask(finish);
   }
 
-  send(text: string, count: number): boolean {
+  send(text: string | Buffer, count: number): boolean {
     if (this.closed) return false;
     const { res } = this;
     if (res.writableLength > this.options.maxBuffer + this.allowance) {
@@ -131,7 +134,7 @@ export class SseStream implements Sink {
     }
     // UTF-8 takes at most 3 bytes per UTF-16 unit: only a text that may be
     // over the limit is measured.
-    if (text.length * 3 > this.options.maxBuffer) {
+    if (typeof text === 'string' ? text.length * 3 > this.options.maxBuffer : text.length > this.options.maxBuffer) {
       const bytes = Buffer.byteLength(text);
       if (bytes > this.options.maxBuffer) this.allowance = Math.max(this.allowance, bytes);
     }

@@ -18,8 +18,9 @@ class RecordingSink implements Sink {
   writes: { text: string; count: number }[] = [];
   ended: string | undefined;
   constructor(readonly full = false) {}
-  send(text: string, count: number): boolean {
-    this.writes.push({ text, count });
+  /** The bytes as a client receives them. */
+  send(text: string | Buffer, count: number): boolean {
+    this.writes.push({ text: text.toString(), count });
     return true;
   }
   end(text: string): void {

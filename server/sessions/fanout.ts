@@ -117,11 +117,12 @@ export function createFanout({ store, heartbeatInterval, now, onError, meter = N
   const deliver = (members: Set<Member>, entries: Pending[], pick: (entry: Pending) => string | undefined) => {
     if (members.size === 0) return;
     const first = (entries[0] as Pending).seq;
-    let text: string | undefined;
+    // Encoded once for every stream: a string would be encoded again by each write.
+    let text: Buffer | undefined;
     let whole = 0;
     for (const member of members) {
       if (member.after < first) {
-        text ??= entries.map(pick).join('');
+        text ??= Buffer.from(entries.map(pick).join(''));
         member.sink.send(text, entries.length);
         whole++;
       } else {
@@ -135,7 +136,7 @@ export function createFanout({ store, heartbeatInterval, now, onError, meter = N
       }
       member.after = Number.NEGATIVE_INFINITY;
     }
-    if (text !== undefined) meter.delivered(entries.length, whole, Buffer.byteLength(text) * whole);
+    if (text !== undefined) meter.delivered(entries.length, whole, text.length * whole);
   };
 
   function flush(): void {
@@ -184,7 +185,7 @@ export function createFanout({ store, heartbeatInterval, now, onError, meter = N
         .pipe(filter((event): event is HeartbeatEvent => (event as StreamEvent | undefined)?.type === 'heartbeat'))
         .subscribe({
           next: (heartbeat) => {
-            const frame = formatEvent(heartbeat);
+            const frame = Buffer.from(formatEvent(heartbeat));
             for (const { sink } of group.members) sink.send(frame, 1);
           },
           error: (error: unknown) => {
