@@ -19,8 +19,9 @@ class CountingSink implements Sink {
   messages: string[] = [];
   /** The last message, when the stream was ended with one. */
   ended: string | undefined;
-  send(text: string): boolean {
-    this.messages.push(text);
+  /** The bytes as a client receives them. */
+  send(text: string | Buffer): boolean {
+    this.messages.push(text.toString());
     return true;
   }
   end(text: string): void {
