@@ -84,7 +84,10 @@ describe('SseStream', () => {
       end: () => res,
       destroy: () => res,
     };
-    const req = { socket: { setNoDelay: () => undefined, setKeepAlive: () => undefined } };
+    // Events go to the socket once the head is out; its buffer is the response's.
+    const req = {
+      socket: { setNoDelay: () => undefined, setKeepAlive: () => undefined, on: () => undefined, write: res.write },
+    };
     return { res, req };
   }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { StreamEvent } from '../protocol.js';
 
 /** Responses that are event streams: they never end, so nothing can be pipelined behind them. */
@@ -90,6 +91,7 @@ export class SseStream implements Sink {
    * not a slow reader: its own size is allowed until the socket drains.
    */
   private allowance = 0;
+  private readonly socket: Socket;
 
   constructor(
     req: IncomingMessage,
@@ -105,7 +107,11 @@ export class SseStream implements Sink {
     res.removeHeader('Transfer-Encoding');
     res.writeHead(200, SSE_HEADERS);
     res.write(`retry: ${RETRY_MS}\n\n`);
-    res.on('drain', () => {
+    // The body has no framing (see SSE_HEADERS): after the head, events go
+    // straight to the socket, skipping the response's own write path (a cork
+    // and a next-tick uncork for every write of every stream).
+    this.socket = req.socket;
+    this.socket.on('drain', () => {
       this.allowance = 0;
       this.queued = 0;
     });
@@ -141,7 +147,7 @@ export class SseStream implements Sink {
     // An empty buffer means everything written before has gone out. (Right
     // after a write it is never empty: Node corks the socket until the next tick.)
     if (res.writableLength === 0) this.queued = 0;
-    res.write(text);
+    this.socket.write(text);
     this.queued += count;
     return true;
   }
@@ -149,7 +155,8 @@ export class SseStream implements Sink {
   end(text: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.res.end(text);
+    this.socket.write(text);
+    this.res.end();
   }
 
   /** Messages written but still waiting in this stream's buffer. */
