@@ -7,6 +7,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { benchEvent } from './benchEvent.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,22 +21,11 @@ const perTick = Number(values['changes-per-tick']);
 
 const clients = new Set<ServerResponse>();
 let seq = 0;
-const names = ['张伟', '王芳', '李娜', '刘洋', '陈静'];
 
 setInterval(() => {
   for (let i = 0; i < perTick; i++) {
     seq++;
-    const id = (seq % 1000) + 1;
-    const event = {
-      type: 'update',
-      seq,
-      data: { id, score: 60 + (seq % 400) / 10 },
-      message: `更新了用户 ${names[seq % names.length]}`,
-      timestamp: new Date().toISOString(),
-      generation_count: seq,
-      origin: 's-0123456789ab',
-    };
-    const frame = `id: ${seq}\ndata: ${JSON.stringify(event)}\n\n`;
+    const frame = `id: ${seq}\ndata: ${benchEvent(seq)}\n\n`;
     for (const res of clients) res.write(frame);
   }
 }, interval);

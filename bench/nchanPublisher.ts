@@ -8,6 +8,7 @@
  */
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
+import { benchEvent } from './benchEvent.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,7 +20,6 @@ const { values } = parseArgs({
 const port = Number(values.port);
 const interval = Number(values['update-interval']);
 const perTick = Number(values['changes-per-tick']);
-const names = ['张伟', '王芳', '李娜', '刘洋', '陈静'];
 // One connection: events are published, and so numbered, in order.
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 let seq = 0;
@@ -34,23 +34,12 @@ function publish(body: string): void {
 }
 
 const started = performance.now();
-// The same events as bench/baseline.ts makes, at the nominal rate: a tick
+// The same events as bench/baseline.ts sends, at the nominal rate: a tick
 // that comes late (a timer is never early) publishes what is due.
 setInterval(() => {
   const due = Math.floor((performance.now() - started) / interval) * perTick;
   while (seq < due) {
     seq++;
-    const id = (seq % 1000) + 1;
-    publish(
-      JSON.stringify({
-        type: 'update',
-        seq,
-        data: { id, score: 60 + (seq % 400) / 10 },
-        message: `更新了用户 ${names[seq % names.length]}`,
-        timestamp: new Date().toISOString(),
-        generation_count: seq,
-        origin: 's-0123456789ab',
-      }),
-    );
+    publish(benchEvent(seq));
   }
 }, interval);
