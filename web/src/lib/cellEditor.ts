@@ -36,6 +36,11 @@ export function cellText(row: Row, field: RowField): string {
   return field === 'score' ? row.score.toFixed(1) : String(row[field]);
 }
 
+/** The keyboard a phone shows for a field's text input. */
+export function inputModeOf(field: RowField): 'numeric' | 'decimal' | 'text' {
+  return field === 'age' ? 'numeric' : field === 'score' ? 'decimal' : 'text';
+}
+
 /** What typed text means for a field: numbers for age and score, the text itself otherwise. */
 export function parseCell(field: RowField, text: string): unknown {
   if (field !== 'age' && field !== 'score') return text;
