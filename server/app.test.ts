@@ -152,12 +152,18 @@ describe('sessions', () => {
     await Promise.all([streamA.closed, streamB.closed]);
     const origins = new Set(events(streamA).flatMap((e) => ('seq' in e ? [e.origin] : [])));
     expect(origins).toEqual(new Set([originOf(a), originOf(b)]));
-    const { body } = await json<DataResponse>('/api/data');
     for (const client of [streamA, streamB]) {
       const seqs = seqsOf(events(client));
       expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
-      expect(replay(events(client))).toEqual({ rows: body.data, version: body.version });
     }
+    // B was stopped last: its stream holds the table as it is now. A's ended
+    // earlier (B may commit in between): it holds the table as B's stream had
+    // it at A's last change.
+    const { body } = await json<DataResponse>('/api/data');
+    expect(replay(events(streamB))).toEqual({ rows: body.data, version: body.version });
+    const lastOfA = seqsOf(events(streamA)).at(-1)!;
+    const bUntilA = events(streamB).filter((event) => !('seq' in event) || event.seq <= lastOfA);
+    expect(replay(events(streamA))).toEqual(replay(bUntilA));
   });
 
   it('stop: every open stream gets end and closes; stopping again is not an error; nothing is left', async () => {
