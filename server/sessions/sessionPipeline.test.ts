@@ -1,4 +1,14 @@
-import { Subject, count, map, type Observable, type ObservableInput } from 'rxjs';
+import {
+  NEVER,
+  Subject,
+  Subscription,
+  count,
+  map,
+  type Observable,
+  type ObservableInput,
+  type SchedulerAction,
+  type SchedulerLike,
+} from 'rxjs';
 import type { EndReason } from '../protocol.js';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
@@ -186,5 +196,101 @@ describe('sessionPipeline', () => {
       end$.subscribe();
       expectObservable(end$, '30ms ^').toBe('30ms (r|)', { r: 'stopped' });
     });
+  });
+});
+
+/**
+ * Timers as Node's event loop runs them, in virtual time: a callback runs
+ * when it is due or when the one before it is done, whichever is later, and
+ * a timer rescheduled from inside its callback counts from when that
+ * callback started (as Node's setInterval does).
+ */
+class BusyLoop implements SchedulerLike {
+  private clock = 0;
+  private order = 0;
+  private readonly queue: { due: number; order: number; run: () => void }[] = [];
+
+  now(): number {
+    return this.clock;
+  }
+
+  schedule<T>(work: (this: SchedulerAction<T>, state: T) => void, delay = 0, state?: T): Subscription {
+    const subscription = new Subscription();
+    const enqueue = (value: T, after: number) =>
+      this.queue.push({
+        due: this.clock + after,
+        order: this.order++,
+        run: () => {
+          if (!subscription.closed) work.call(action, value);
+        },
+      });
+    const action = {
+      schedule: (next?: T, nextDelay = 0) => {
+        enqueue(next as T, nextDelay);
+        return subscription;
+      },
+    } as unknown as SchedulerAction<T>;
+    enqueue(state as T, delay);
+    return subscription;
+  }
+
+  /** Runs a callback that blocks the loop for `ms`, in `delay` ms. */
+  busyIn(delay: number, ms: number): void {
+    this.schedule(() => {
+      this.clock += ms;
+    }, delay);
+  }
+
+  runUntil(end: number): void {
+    for (;;) {
+      this.queue.sort((a, b) => a.due - b.due || a.order - b.order);
+      const next = this.queue[0];
+      if (next === undefined || next.due > end) return;
+      this.queue.shift();
+      this.clock = Math.max(this.clock, next.due);
+      next.run();
+    }
+  }
+}
+
+describe('sessionPipeline on a busy event loop', () => {
+  it('keeps its update interval when its ticks run late, and makes up a few slots the loop slept through', () => {
+    const loop = new BusyLoop();
+    // Each change is written to every stream 20 ms later, with the changes
+    // that came meanwhile, in a write that blocks the loop for 8 ms: the
+    // write is due with the next tick but the one, and runs first.
+    let changes = 0;
+    let writePending = false;
+    const { events$ } = sessionPipeline<string>({
+      mutate: () => {
+        if (!writePending) {
+          writePending = true;
+          loop.busyIn(20, 8);
+          loop.schedule(() => (writePending = false), 20);
+        }
+        return [`c${++changes}`];
+      },
+      updateInterval: 10,
+      heartbeatInterval: 60_000,
+      ended$: NEVER,
+      deadline: 60_000,
+      scheduler: loop,
+    });
+    const subscription = events$.subscribe();
+    loop.runUntil(1000);
+    // 100 a second, as asked (setInterval's rhythm slips by each late start: 72).
+    expect(changes).toBeGreaterThanOrEqual(99);
+    // A loop blocked for 55 ms makes the five ticks it slept through when it wakes.
+    loop.busyIn(5, 55);
+    let before = changes;
+    loop.runUntil(1100);
+    expect(changes - before).toBe(10);
+    // One blocked from 1105 to 2105 makes its late tick and MAX_LATE_TICKS
+    // more, skips the rest, and is back on the grid at 2110.
+    loop.busyIn(5, 1000);
+    before = changes;
+    loop.runUntil(2200);
+    expect(changes - before).toBe(1 + MAX_LATE_TICKS + 10);
+    subscription.unsubscribe();
   });
 });
