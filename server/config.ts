@@ -18,6 +18,8 @@ export interface Config {
   updateInterval: number;
   changesPerTick: number;
   heartbeatInterval: number;
+  /** Milliseconds changes wait for more to go out with them in one write per stream; 0 none. */
+  flushInterval: number;
   sessionTimeout: number;
   minRecords: number;
   maxRecords: number;
@@ -248,6 +250,14 @@ const OPTIONS = [
     meta: 'MS',
     help: 'Milliseconds between heartbeats on every stream',
     parse: integer(10, MAX_MS),
+  }),
+  spec({
+    key: 'flushInterval',
+    flag: 'flush-interval',
+    fallback: '20',
+    meta: 'MS',
+    help: 'Milliseconds between two writes of changes to a stream, at least',
+    parse: integer(0, 1000),
   }),
   spec({
     key: 'sessionTimeout',

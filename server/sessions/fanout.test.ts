@@ -45,7 +45,7 @@ class RecordingSink implements Sink {
   }
 }
 
-function setup({ history = 100, changesPerTick = 1 } = {}) {
+function setup({ history = 100, changesPerTick = 1, flushInterval = 0 } = {}) {
   const scheduler = new VirtualTimeScheduler(VirtualAction, 0);
   const store = createMemoryStore({
     history,
@@ -73,6 +73,7 @@ function setup({ history = 100, changesPerTick = 1 } = {}) {
       resets$: resets,
     },
     heartbeatInterval: 25,
+    flushInterval,
     now: () => scheduler.now(),
     onError: (error) => errors.push(error),
   });
@@ -212,6 +213,33 @@ describe('fan-out', () => {
     // The same string for both: joined once, not once per client.
     expect(b.writes.at(-1)?.text).toBe(tick?.text);
     expect(a.writes).toHaveLength(2);
+  });
+
+  it('with a flush interval, writes a change after a quiet spell at once and the ones within the interval together', async () => {
+    const { fanout, session, update, store } = setup({ flushInterval: 40 });
+    const s = session();
+    const sink = new RecordingSink();
+    fanout.open(s, sink, undefined);
+    const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+    await update();
+    await settle();
+    // The first change went out at the end of its turn, after the init.
+    expect(sink.writes.map((write) => write.count)).toEqual([1, 1]);
+    for (let i = 0; i < 3; i++) {
+      await update();
+      await settle();
+    }
+    // Three more turns, within the interval: they wait for it.
+    expect(sink.writes).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(sink.writes.map((write) => write.count)).toEqual([1, 1, 3]);
+    expect(sink.events.slice(1).map((e) => e.id)).toEqual(['1', '2', '3', '4']);
+    // A change still waiting when the session ends goes out before the end.
+    await update();
+    await settle();
+    await update();
+    s.stop();
+    expect(sink.types.slice(-2)).toEqual([`update#${store.version}`, 'end']);
   });
 
   it('resumes after a cursor with exactly the missed changes, no init, no duplicate', async () => {

@@ -29,6 +29,13 @@ export interface FanoutSession {
 export interface FanoutOptions {
   store: Pick<TableStore, 'rows' | 'version' | 'since' | 'changes$' | 'resets$'>;
   heartbeatInterval: number;
+  /**
+   * Streams get at most one write of changes per this many milliseconds
+   * (`--flush-interval`): a change after a quiet spell goes out at once, the
+   * ones that follow it within the interval wait for it to pass and go out
+   * together. 0: every turn of the event loop writes what it committed.
+   */
+  flushInterval?: number;
   now: () => number;
   /** A session's events failed (a bug): its streams are cut, and this is told why. */
   onError: (error: unknown, sessionId: string) => void;
@@ -66,12 +73,22 @@ export type Fanout = ReturnType<typeof createFanout>;
  * nothing per change beyond its write. Per session it relays heartbeats and
  * the final `end`.
  */
-export function createFanout({ store, heartbeatInterval, now, onError, meter = NO_METER }: FanoutOptions) {
+export function createFanout({
+  store,
+  heartbeatInterval,
+  flushInterval = 0,
+  now,
+  onError,
+  meter = NO_METER,
+}: FanoutOptions) {
   const deltaMembers = new Set<Member>();
   const fullMembers = new Set<Member>();
   const groups = new Map<string, Group>();
   let batch: Pending[] = [];
-  let scheduled = false;
+  /** Cancels the batch's pending write, while one is pending. */
+  let cancelFlush: (() => void) | undefined;
+  /** When the last batch was written (performance.now()). */
+  let flushedAt = Number.NEGATIVE_INFINITY;
   // A reconnect burst asks for the same table many times; a big table's init
   // is megabytes of JSON, so the newest is kept until the table moves on: one
   // for the watch streams and one for a session's, so neither evicts the other.
@@ -95,11 +112,17 @@ export function createFanout({ store, heartbeatInterval, now, onError, meter = N
       // The table as it is right after this change, as the original demo sent it.
       full: fullMembers.size === 0 ? undefined : formatEvent({ ...change, table_data: store.rows() }),
     });
-    if (!scheduled) {
-      scheduled = true;
-      // After every promise of this turn has settled: a tick's changes are
-      // committed one after another (each awaited), and still go out in one write.
-      setImmediate(flush);
+    // After every promise of this turn has settled: a tick's changes are
+    // committed one after another (each awaited), and still go out in one
+    // write. So do the ticks that come within the flush interval of a write.
+    if (cancelFlush !== undefined) return;
+    const wait = flushedAt + flushInterval - performance.now();
+    if (wait > 0) {
+      const timer = setTimeout(flush, Math.ceil(wait));
+      cancelFlush = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(flush);
+      cancelFlush = () => clearImmediate(immediate);
     }
   });
 
@@ -140,10 +163,13 @@ export function createFanout({ store, heartbeatInterval, now, onError, meter = N
   };
 
   function flush(): void {
-    scheduled = false;
+    // Called early by a session's end, the pending write has nothing left to do.
+    cancelFlush?.();
+    cancelFlush = undefined;
     if (batch.length === 0) return;
     const entries = batch;
     batch = [];
+    flushedAt = performance.now();
     const at = Date.now();
     for (const entry of entries) meter.lag((at - entry.committedAt) / 1000);
     deliver(deltaMembers, entries, (entry) => entry.frame);
@@ -289,6 +315,8 @@ export function createFanout({ store, heartbeatInterval, now, onError, meter = N
     },
 
     close(): void {
+      cancelFlush?.();
+      cancelFlush = undefined;
       feed.unsubscribe();
       resets.unsubscribe();
       for (const group of groups.values()) group.subscription.unsubscribe();

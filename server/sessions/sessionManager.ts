@@ -49,6 +49,7 @@ export interface SessionManagerOptions {
     Config,
     | 'updateInterval'
     | 'heartbeatInterval'
+    | 'flushInterval'
     | 'sessionTimeout'
     | 'minRecords'
     | 'maxRecords'
@@ -101,6 +102,7 @@ export function createSessionManager({
   const fanout = createFanout({
     store,
     heartbeatInterval: config.heartbeatInterval,
+    flushInterval: config.flushInterval,
     now: () => scheduler.now(),
     onError: (err, sessionId) => logger.error({ err, session_id: sessionId }, 'session failed; its streams are cut'),
     meter,
