@@ -76,6 +76,11 @@ export function hostPolicy({ allowedHosts, host }: { allowedHosts: readonly stri
     exact.add(name);
     if (entry.startsWith('.')) suffixes.push(`.${name}`);
   }
+  const hostHeaders = (raw: string[]) => {
+    let hosts = 0;
+    for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === 'host') hosts++;
+    return hosts;
+  };
   const allowed = (name: string) => exact.has(name) || suffixes.some((suffix) => name.endsWith(suffix));
   return (req, _res, next) => {
     const header = req.headers.host;
@@ -83,7 +88,9 @@ export function hostPolicy({ allowedHosts, host }: { allowedHosts: readonly stri
       if (req.httpVersion === '1.0') return next();
       throw new HttpError(400, 'invalid_host', 'An HTTP/1.1 request must name its host in one Host header.');
     }
-    if ((req.headersDistinct.host?.length ?? 0) > 1) {
+    // Counted in the raw headers: `headersDistinct` would build and keep an
+    // array for every header of every request, streams' included.
+    if (hostHeaders(req.rawHeaders) > 1) {
       throw new HttpError(400, 'invalid_host', 'A request must have one Host header, not several.');
     }
     const match = HOST_HEADER.exec(header);

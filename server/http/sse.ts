@@ -111,10 +111,6 @@ export class SseStream implements Sink {
     // straight to the socket, skipping the response's own write path (a cork
     // and a next-tick uncork for every write of every stream).
     this.socket = req.socket;
-    this.socket.on('drain', () => {
-      this.allowance = 0;
-      this.queued = 0;
-    });
     let finished = false;
     const finish = () => {
       if (finished) return;
@@ -132,11 +128,19 @@ export class SseStream implements Sink {
   send(text: string | Buffer, count: number): boolean {
     if (this.closed) return false;
     const { res } = this;
-    if (res.writableLength > this.options.maxBuffer + this.allowance) {
-      this.options.onOverflow(res.writableLength);
+    const buffered = res.writableLength;
+    if (buffered > this.options.maxBuffer + this.allowance) {
+      this.options.onOverflow(buffered);
       this.closed = true;
       res.destroy();
       return false;
+    }
+    // An empty buffer means everything written before has gone out, a big
+    // init included. (Right after a write it is never empty: Node corks the
+    // socket until the next tick.)
+    if (buffered === 0) {
+      this.queued = 0;
+      this.allowance = 0;
     }
     // UTF-8 takes at most 3 bytes per UTF-16 unit: only a text that may be
     // over the limit is measured.
@@ -144,9 +148,6 @@ export class SseStream implements Sink {
       const bytes = Buffer.byteLength(text);
       if (bytes > this.options.maxBuffer) this.allowance = Math.max(this.allowance, bytes);
     }
-    // An empty buffer means everything written before has gone out. (Right
-    // after a write it is never empty: Node corks the socket until the next tick.)
-    if (res.writableLength === 0) this.queued = 0;
     this.socket.write(text);
     this.queued += count;
     return true;
