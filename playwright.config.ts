@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { CHROMIUM_ARGS, systemChromium } from './e2e/chromium.js';
+import { CHROMIUM_ARGS, systemChromium } from './test-support/chromium.js';
 
 export default defineConfig({
   testDir: 'e2e',

@@ -19,8 +19,8 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from '@playwright/test';
-import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
-import { seededServerArgs, spawnServer } from './spawnServer.js';
+import { CHROMIUM_ARGS, systemChromium } from '../test-support/chromium.js';
+import { seededServerArgs, startBuiltServer } from '../test-support/serverProcess.js';
 import type { BenchPage } from './benchPage.js';
 import { INSTRUMENTED, openTablePage } from './tablePage.js';
 
@@ -338,7 +338,7 @@ function topInvalidations(trace: Trace, seconds: number, count = 12): string {
 }
 
 async function main(): Promise<void> {
-  const { url, child } = await spawnServer(SERVER_ARGS);
+  const { url, child } = await startBuiltServer(SERVER_ARGS, { stderr: 'inherit' });
   try {
     await measure(url, child.pid ?? -1);
   } finally {

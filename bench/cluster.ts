@@ -19,11 +19,11 @@ import { Redis } from 'ioredis';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLoadBalancer, type LoadBalancer } from '../server/testing/loadBalancer.js';
-import { startRedis, type RedisServer } from '../server/testing/redisServer.js';
+import { startLoadBalancer, type LoadBalancer } from '../test-support/loadBalancer.js';
+import { startRedis, type RedisServer } from '../test-support/redisServer.js';
 import { redisCommitRate, sqliteCommitRate, type CommitRate } from './commitRate.js';
 import { childrenOf, sampleCpu, type Watched } from './procCpu.js';
-import { spawnServer, type RunningServer } from './spawnServer.js';
+import { spawnServer, type ServerProcess } from '../test-support/serverProcess.js';
 import { StreamClients, type StreamTotals, type WindowResult } from './streamClients.js';
 
 const QUICK = Boolean(process.env.BENCH_QUICK);
@@ -120,14 +120,14 @@ function pin(pid: number, cpu: number): void {
 
 interface Node {
   name: string;
-  server: RunningServer;
+  server: ServerProcess;
   /** Its warnings and errors, and an exit nobody asked for. */
   problems: string[];
   stop(): Promise<void>;
 }
 
 async function startNode(name: string, more: string[]): Promise<Node> {
-  const server = await spawnServer([...NODE_ARGS, ...more]);
+  const server = await spawnServer([...NODE_ARGS, ...more], { stderr: 'inherit' });
   const { child } = server;
   const kill = () => child.kill('SIGKILL');
   live.add(kill);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { runLoad, type LoadResult } from './loadClient.js';
 import { nchanMissing, startNchan } from './nchan.js';
 import { cpuMs } from './procCpu.js';
-import { spawnServer, type RunningServer } from './spawnServer.js';
+import { spawnServer, type ServerProcess } from '../test-support/serverProcess.js';
 
 const QUICK = Boolean(process.env.BENCH_QUICK);
 /** BENCH_ONLY=timeToInit,bytesPerEvent runs just those scenarios. */
@@ -36,8 +36,8 @@ function pin(pid: number, cpu: number): void {
   if (PIN) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 }
 
-function start(command: string[], extra: string[]): Promise<RunningServer> {
-  return spawnServer([...command, ...extra]);
+function start(command: string[], extra: string[]): Promise<ServerProcess> {
+  return spawnServer([...command, ...extra], { stderr: 'inherit' });
 }
 
 const livetableArgs = (interval: number, perTick: number, more: string[] = []) => [
@@ -80,7 +80,7 @@ async function baseline(interval: number, perTick: number) {
   return { ...server, path: '/stream' };
 }
 
-const stop = (server: RunningServer) => {
+const stop = (server: ServerProcess) => {
   server.child.kill('SIGKILL');
 };
 
@@ -212,7 +212,7 @@ async function manyStreams(clients: number, interval: number, perTick: number, n
     server.stop();
     return { ...result, rssPerStreamKiB: round((peak - before) / clients / 1024) };
   };
-  const node = (server: RunningServer & { path: string }) => ({
+  const node = (server: ServerProcess & { path: string }) => ({
     ...server,
     pid: server.child.pid as number,
     stop: () => stop(server),

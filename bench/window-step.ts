@@ -11,8 +11,8 @@
  * BENCH_CSS='…' adds a style sheet once the page has loaded (as in bench/browser.ts).
  */
 import { chromium } from '@playwright/test';
-import { CHROMIUM_ARGS, systemChromium } from '../e2e/chromium.js';
-import { seededServerArgs, spawnServer } from './spawnServer.js';
+import { CHROMIUM_ARGS, systemChromium } from '../test-support/chromium.js';
+import { seededServerArgs, startBuiltServer } from '../test-support/serverProcess.js';
 import { openTablePage } from './tablePage.js';
 
 const ROWS = 100_000;
@@ -101,7 +101,7 @@ async function measure(url: string): Promise<void> {
   }
 }
 
-const { url, child } = await spawnServer(seededServerArgs(ROWS));
+const { url, child } = await startBuiltServer(seededServerArgs(ROWS), { stderr: 'inherit' });
 try {
   await measure(url);
 } finally {

@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
-import { startRedis } from '../server/testing/redisServer.js';
-import { spawnServer, type RunningServer } from './spawnServer.js';
+import { startRedis } from '../test-support/redisServer.js';
+import { spawnServer, type ServerProcess } from '../test-support/serverProcess.js';
 
 const WRITERS = 20;
 const SECONDS = 5;
@@ -36,7 +36,7 @@ const median = (values: number[]) =>
     0.5,
   );
 
-async function measure(server: RunningServer, setup: Setup): Promise<Round> {
+async function measure(server: ServerProcess, setup: Setup): Promise<Round> {
   // The watch stream: when each seq arrives.
   const arrived = new Map<number, number>();
   const abort = new AbortController();
@@ -101,13 +101,18 @@ async function main() {
   const rounds: Round[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const dir = mkdtempSync(join(tmpdir(), 'livetable-writes-'));
-    const sqlite = await spawnServer([...common, ...limits, ...limitsMore, '--data-dir', dir]);
+    const sqlite = await spawnServer([...common, ...limits, ...limitsMore, '--data-dir', dir], { stderr: 'inherit' });
     rounds.push(await measure(sqlite, 'sqlite'));
     sqlite.child.kill();
     rmSync(dir, { recursive: true, force: true });
 
     const redis = await startRedis({ persist: true });
-    const node = await spawnServer([...common, ...limits, ...limitsMore, '--store', 'redis', '--redis-url', redis.url]);
+    const node = await spawnServer(
+      [...common, ...limits, ...limitsMore, '--store', 'redis', '--redis-url', redis.url],
+      {
+        stderr: 'inherit',
+      },
+    );
     rounds.push(await measure(node, 'redis'));
     node.child.kill();
     await redis.stop();

@@ -1,4 +1,4 @@
-import type { StreamEvent } from '../server/protocol.js';
+import type { StreamEvent } from '../shared/protocol.js';
 import {
   badgeRecords,
   eventsOf,

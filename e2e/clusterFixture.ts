@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Page } from '@playwright/test';
-import type { DataResponse, MetricsResponse, StreamEvent } from '../server/protocol.js';
-import { freePort } from '../server/testing/childServer.js';
-import { startLoadBalancer, type LoadBalancer } from '../server/testing/loadBalancer.js';
-import { startRedis, type RedisServer } from '../server/testing/redisServer.js';
+import type { DataResponse, MetricsResponse, StreamEvent } from '../shared/protocol.js';
+import { freePort } from '../test-support/serverProcess.js';
+import { startLoadBalancer, type LoadBalancer } from '../test-support/loadBalancer.js';
+import { startRedis, type RedisServer } from '../test-support/redisServer.js';
 import { test as base } from './fixtures.js';
 
 /** One Livetable process of the cluster, from the built app, on a port of its own. */

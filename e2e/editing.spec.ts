@@ -1,5 +1,5 @@
 import type { Locator } from '@playwright/test';
-import type { Row, WriteResponse } from '../server/protocol.js';
+import type { Row, WriteResponse } from '../shared/protocol.js';
 import { LiveTablePage, expect, test, type LiveServer } from './fixtures.js';
 
 /** The grid's row with this id, and one of its cells by column (0 = id … 5 = status, 6 = actions). */

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test as base, expect, type Locator, type Page } from '@playwright/test';
-import type { DataResponse, Row } from '../server/protocol.js';
+import type { DataResponse, Row } from '../shared/protocol.js';
+import { startBuiltServer } from '../test-support/serverProcess.js';
 
 /** A Livetable server started for one test, from the built app, on a free port. */
 export interface LiveServer {
@@ -18,26 +18,9 @@ export interface LiveServer {
 /** Fast timings so journeys take seconds; each test can override them. */
 const FAST_ARGS = ['--update-interval', '150', '--heartbeat-interval', '1000'];
 
-function spawnServer(args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['dist/server/main.js', '--static-dir', 'dist/web', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start in 10 s')), 10_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'listening' && entry.url) {
-        clearTimeout(timer);
-        resolve({ url: entry.url, child });
-      }
-    });
-  });
-}
-
 async function launchServer(args: string[]): Promise<LiveServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'livetable-e2e-'));
-  const first = await spawnServer(['--port', '0', '--data-dir', dataDir, ...args]);
+  const first = await startBuiltServer(['--port', '0', '--data-dir', dataDir, ...args], { stderr: 'inherit' });
   const port = new URL(first.url).port;
   const server: LiveServer = {
     url: first.url,
@@ -49,7 +32,9 @@ async function launchServer(args: string[]): Promise<LiveServer> {
       const exited = new Promise((resolve) => server.process.once('exit', resolve));
       server.process.kill('SIGKILL');
       await exited;
-      server.process = (await spawnServer(['--port', port, '--data-dir', dataDir, ...args])).child;
+      server.process = (
+        await startBuiltServer(['--port', port, '--data-dir', dataDir, ...args], { stderr: 'inherit' })
+      ).child;
     },
   };
   return server;

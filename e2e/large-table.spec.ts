@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { Row } from '../server/protocol.js';
+import type { Row } from '../shared/protocol.js';
 import type { Locator } from '@playwright/test';
 import { expect, test, type LiveTablePage } from './fixtures.js';
 

@@ -1,4 +1,4 @@
-import type { DataResponse } from '../server/protocol.js';
+import type { DataResponse } from '../shared/protocol.js';
 import { LiveTablePage, expect, test } from './fixtures.js';
 
 test('a row holding markup shows as plain text and runs nothing, under a strict CSP', async ({ page }) => {

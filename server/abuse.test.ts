@@ -2,13 +2,13 @@ import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from './config.js';
-import type { ErrorBody, MetricsResponse, StartResponse } from './protocol.js';
+import type { ErrorBody, MetricsResponse, StartResponse } from '../shared/protocol.js';
 import type { RunningServer } from './server.js';
-import { startChildServer, type ChildServer } from './testing/childServer.js';
-import { startTestServer } from './testing/testServer.js';
+import { startChildServer, type ServerProcess } from '../test-support/serverProcess.js';
+import { startTestServer } from '../test-support/testServer.js';
 
 let server: RunningServer | undefined;
-let child: ChildServer | undefined;
+let child: ServerProcess | undefined;
 const sockets: Socket[] = [];
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.destroy();

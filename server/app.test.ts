@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from './config.js';
-import type { DataResponse, MetricsResponse, StartResponse, StreamEvent } from './protocol.js';
+import type { DataResponse, MetricsResponse, StartResponse, StreamEvent } from '../shared/protocol.js';
 import type { RunningServer } from './server.js';
 import { originOf } from './sessions/origin.js';
-import { openStream, type StreamClient } from './testing/sseClient.js';
-import { replay, seqsOf } from './testing/replay.js';
-import { startTestServer } from './testing/testServer.js';
+import { openStream, type StreamClient } from '../test-support/sseClient.js';
+import { replay, seqsOf } from '../test-support/replay.js';
+import { startTestServer } from '../test-support/testServer.js';
 
 const FAST: Partial<Config> = { updateInterval: 20, heartbeatInterval: 200 };
 

@@ -32,7 +32,7 @@ import {
   type MetricsResponse,
   type StartResponse,
   type StopResponse,
-} from './protocol.js';
+} from '../shared/protocol.js';
 import type { SessionManager } from './sessions/sessionManager.js';
 import type { TableStore } from './store/tableStore.js';
 

@@ -1,10 +1,10 @@
 import { EventSource } from 'eventsource';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DataResponse, StartResponse, StopResponse, StreamEvent } from './protocol.js';
-import { freePort, startChildServer, type ChildServer } from './testing/childServer.js';
-import { startLoadBalancer, type LoadBalancer } from './testing/loadBalancer.js';
-import { startRedis, type RedisServer } from './testing/redisServer.js';
-import { replay, seqsOf } from './testing/replay.js';
+import type { DataResponse, StartResponse, StopResponse, StreamEvent } from '../shared/protocol.js';
+import { freePort, startChildServer, type ServerProcess } from '../test-support/serverProcess.js';
+import { startLoadBalancer, type LoadBalancer } from '../test-support/loadBalancer.js';
+import { startRedis, type RedisServer } from '../test-support/redisServer.js';
+import { replay, seqsOf } from '../test-support/replay.js';
 
 const HEARTBEAT_MS = 500;
 
@@ -53,7 +53,7 @@ function expectConsecutive(events: readonly StreamEvent[]): void {
 
 let redis: RedisServer;
 let prefixes = 0;
-const nodes: ChildServer[] = [];
+const nodes: ServerProcess[] = [];
 let proxy: LoadBalancer | undefined;
 const watchers: Watcher[] = [];
 
@@ -76,9 +76,9 @@ afterAll(async () => {
 });
 
 /** Three nodes on one table in Redis, each on a port of its own. */
-async function cluster(count = 3): Promise<ChildServer[]> {
+async function cluster(count = 3): Promise<ServerProcess[]> {
   const prefix = `c${++prefixes}-${process.pid}:`;
-  const started: ChildServer[] = [];
+  const started: ServerProcess[] = [];
   for (let i = 0; i < count; i++) {
     const port = await freePort();
     const node = await startChildServer([

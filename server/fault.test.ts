@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
-import type { DataResponse, StartResponse, StreamEvent } from './protocol.js';
-import { freePort, startChildServer, type ChildServer } from './testing/childServer.js';
-import { replay, seqsOf } from './testing/replay.js';
+import type { DataResponse, StartResponse, StreamEvent } from '../shared/protocol.js';
+import { freePort, startChildServer, type ServerProcess } from '../test-support/serverProcess.js';
+import { replay, seqsOf } from '../test-support/replay.js';
 
 /** Kills per run; LIVETABLE_FAULT_ROUNDS raises it for a longer soak. */
 const KILLS = Number(process.env.LIVETABLE_FAULT_ROUNDS ?? 3);
@@ -49,7 +49,7 @@ describe('kill -9 and restart', () => {
       '500',
     ];
     args.push('--weights', '40,40,10,10', '--static-dir', 'no-such-dir');
-    let server: ChildServer = await startChildServer(args);
+    let server: ServerProcess = await startChildServer(args);
     const watchers: Watcher[] = [];
     try {
       const start = async () =>

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenBucket } from './http/guards.js';
 import type { RunningServer } from './server.js';
-import { captureLog } from './testing/logCapture.js';
-import { rawRequest } from './testing/rawHttp.js';
-import { startTestServer } from './testing/testServer.js';
+import { captureLog } from '../test-support/logCapture.js';
+import { rawRequest } from '../test-support/rawHttp.js';
+import { startTestServer } from '../test-support/testServer.js';
 
 const raw = (port: number, request: string, host?: string) => rawRequest(port, request, { host });
 

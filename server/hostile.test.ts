@@ -1,10 +1,10 @@
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DataResponse, MetricsResponse, StartResponse } from './protocol.js';
+import type { DataResponse, MetricsResponse, StartResponse } from '../shared/protocol.js';
 import type { RunningServer } from './server.js';
-import { openStream, type StreamClient } from './testing/sseClient.js';
-import { rawRequest, type RawAnswer } from './testing/rawHttp.js';
-import { startTestServer } from './testing/testServer.js';
+import { openStream, type StreamClient } from '../test-support/sseClient.js';
+import { rawRequest, type RawAnswer } from '../test-support/rawHttp.js';
+import { startTestServer } from '../test-support/testServer.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 const key = new TextEncoder().encode(SECRET);

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { StartResponse } from './protocol.js';
-import { openStream } from './testing/sseClient.js';
+import type { StartResponse } from '../shared/protocol.js';
+import { openStream } from '../test-support/sseClient.js';
 
 /** Runs the real entry point, as `npm start` would, but from source. */
 function livetable(args: string[], env: Record<string, string> = {}) {
@@ -107,7 +107,7 @@ describe('the livetable command with a bad data directory', () => {
 
 describe('the livetable command with a Redis it cannot reach', () => {
   it('exits 1 with one line saying where and why, and never writes the password anywhere', async () => {
-    const { freePort } = await import('./testing/childServer.js');
+    const { freePort } = await import('../test-support/serverProcess.js');
     const port = await freePort();
     const run = livetable(['--port', '0', '--store', 'redis', '--redis-url', `redis://:hunter2@127.0.0.1:${port}/0`]);
     expect(await run.exited).toBe(1);
@@ -120,7 +120,7 @@ describe('the livetable command with a Redis it cannot reach', () => {
   });
 
   it('refuses a database number the Redis does not have, rather than use database 0', async () => {
-    const { startRedis } = await import('./testing/redisServer.js');
+    const { startRedis } = await import('../test-support/redisServer.js');
     const redis = await startRedis();
     try {
       const run = livetable(['--port', '0', '--store', 'redis', '--redis-url', `${redis.url}/99`]);

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StartResponse } from './protocol.js';
+import type { StartResponse } from '../shared/protocol.js';
 import type { RunningServer } from './server.js';
-import { openStream, type StreamClient } from './testing/sseClient.js';
-import { startTestServer } from './testing/testServer.js';
+import { openStream, type StreamClient } from '../test-support/sseClient.js';
+import { startTestServer } from '../test-support/testServer.js';
 
 let server: RunningServer | undefined;
 const streams: StreamClient[] = [];

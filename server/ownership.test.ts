@@ -7,12 +7,12 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loggableUrl } from './app.js';
 import { defaultConfig, type Config } from './config.js';
-import type { StartResponse } from './protocol.js';
+import type { StartResponse } from '../shared/protocol.js';
 import { startServer, type RunningServer } from './server.js';
 import { createSqliteStores } from './store/sqliteStore.js';
-import { captureLog } from './testing/logCapture.js';
-import { openStream } from './testing/sseClient.js';
-import { startTestServer } from './testing/testServer.js';
+import { captureLog } from '../test-support/logCapture.js';
+import { openStream } from '../test-support/sseClient.js';
+import { startTestServer } from '../test-support/testServer.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 const tokenOf = (sub: string, iss?: string) =>

@@ -1,11 +1,11 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DataResponse, MetricsResponse, StartResponse } from './protocol.js';
+import type { DataResponse, MetricsResponse, StartResponse } from '../shared/protocol.js';
 import type { RunningServer } from './server.js';
-import { heapAfterGc } from './testing/heap.js';
-import { openStream } from './testing/sseClient.js';
-import { replay, seqsOf } from './testing/replay.js';
-import { startTestServer } from './testing/testServer.js';
+import { heapAfterGc } from '../test-support/heap.js';
+import { openStream } from '../test-support/sseClient.js';
+import { replay, seqsOf } from '../test-support/replay.js';
+import { startTestServer } from '../test-support/testServer.js';
 
 /** Longer runs: LIVETABLE_RESILIENCE_SCALE=10 multiplies clients and cycles. */
 const SCALE = Number(process.env.LIVETABLE_RESILIENCE_SCALE ?? 1);

@@ -1,11 +1,11 @@
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from './config.js';
-import type { ChangeEvent, DataResponse, ErrorBody, Row, RowResponse, WriteResponse } from './protocol.js';
+import type { ChangeEvent, DataResponse, ErrorBody, Row, RowResponse, WriteResponse } from '../shared/protocol.js';
 import type { RunningServer } from './server.js';
-import { startRedis, type RedisServer } from './testing/redisServer.js';
-import { openStream, type StreamClient } from './testing/sseClient.js';
-import { startTestServer } from './testing/testServer.js';
+import { startRedis, type RedisServer } from '../test-support/redisServer.js';
+import { openStream, type StreamClient } from '../test-support/sseClient.js';
+import { startTestServer } from '../test-support/testServer.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 const tokenOf = (sub: string) =>

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChangeEvent, InitEvent, StartResponse, StreamEvent } from './protocol.js';
-import { SESSION_ID_PATTERN } from './protocol.js';
+import type { ChangeEvent, InitEvent, StartResponse, StreamEvent } from '../shared/protocol.js';
+import { SESSION_ID_PATTERN } from '../shared/protocol.js';
 import type { RunningServer } from './server.js';
-import { openStream, type StreamClient } from './testing/sseClient.js';
-import { startTestServer } from './testing/testServer.js';
+import { openStream, type StreamClient } from '../test-support/sseClient.js';
+import { startTestServer } from '../test-support/testServer.js';
 
 let running: RunningServer | undefined;
 const clients: StreamClient[] = [];

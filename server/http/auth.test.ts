@@ -4,7 +4,7 @@ import { SignJWT, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
 import type { Request } from 'polka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../server.js';
-import { startTestServer } from '../testing/testServer.js';
+import { startTestServer } from '../../test-support/testServer.js';
 import { authOwner, ownerKey, requireBearer } from './auth.js';
 
 /** A real HTTP server on a free port of 127.0.0.1. */

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { ErrorBody } from '../protocol.js';
+import type { ErrorBody } from '../../shared/protocol.js';
 
 /** A failure the client can act on: it becomes a JSON error body with this status. */
 export class HttpError extends Error {

@@ -7,7 +7,7 @@ import {
   type RowPatch,
   type RowResponse,
   type WriteResponse,
-} from '../protocol.js';
+} from '../../shared/protocol.js';
 import { CommitRefused, type ChangeMeta, type TableLimits, type TableStore } from '../store/tableStore.js';
 import type { Mutation } from '../table/mutations.js';
 import { authSubject } from './auth.js';

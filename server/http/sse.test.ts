@@ -2,7 +2,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { StreamEvent } from '../protocol.js';
+import type { StreamEvent } from '../../shared/protocol.js';
 import { RETRY_MS, SseStream, eventId, formatEvent } from './sse.js';
 
 const row = { id: 7, name: '李四', age: 30, city: '上海', score: 88.5, status: '活跃' as const };

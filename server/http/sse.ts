@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { StreamEvent } from '../protocol.js';
+import type { StreamEvent } from '../../shared/protocol.js';
 
 /** Responses that are event streams: they never end, so nothing can be pipelined behind them. */
 export const eventStreams = new WeakSet<ServerResponse>();

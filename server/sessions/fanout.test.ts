@@ -2,7 +2,7 @@ import { createParser } from 'eventsource-parser';
 import { interval, map, NEVER, Subject, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Sink } from '../http/sse.js';
-import type { ChangeEvent, EndReason, StreamEvent } from '../protocol.js';
+import type { ChangeEvent, EndReason, StreamEvent } from '../../shared/protocol.js';
 import { createMemoryStore } from '../store/memoryStore.js';
 import { createFanout } from './fanout.js';
 import { originOf } from './origin.js';

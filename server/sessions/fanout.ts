@@ -7,7 +7,7 @@ import {
   type HeartbeatEvent,
   type InitEvent,
   type StreamEvent,
-} from '../protocol.js';
+} from '../../shared/protocol.js';
 import type { TableStore } from '../store/tableStore.js';
 import { NO_METER, type Meter } from './meter.js';
 import { originOf } from './origin.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SESSION_ID_PATTERN } from '../protocol.js';
+import { SESSION_ID_PATTERN } from '../../shared/protocol.js';
 import { originOf } from './origin.js';
 
 describe('originOf', () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultConfig, type Config } from '../config.js';
 import { httpErrorOf } from '../http/domainErrors.js';
 import type { Sink } from '../http/sse.js';
-import { END_MESSAGES, type StreamEvent } from '../protocol.js';
+import { END_MESSAGES, type StreamEvent } from '../../shared/protocol.js';
 import { createMemoryStore } from '../store/memoryStore.js';
 import { createMemorySessionStore, type SessionStore } from '../store/sessionStore.js';
 import { StoreUnavailable } from '../store/tableStore.js';

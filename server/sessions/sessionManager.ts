@@ -3,7 +3,7 @@ import { NEVER, ReplaySubject, type SchedulerLike, type Subscription } from 'rxj
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Sink } from '../http/sse.js';
-import type { ChangeEvent, EndReason } from '../protocol.js';
+import type { ChangeEvent, EndReason } from '../../shared/protocol.js';
 import { REMEMBERED_ENDED, SessionLimitReached, type SessionRecord, type SessionStore } from '../store/sessionStore.js';
 import { CommitRefused, StoreUnavailable, type TableStore } from '../store/tableStore.js';
 import { nextMutation, type MutationMix } from '../table/mutations.js';

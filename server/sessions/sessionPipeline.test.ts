@@ -9,7 +9,7 @@ import {
   type SchedulerAction,
   type SchedulerLike,
 } from 'rxjs';
-import type { EndReason } from '../protocol.js';
+import type { EndReason } from '../../shared/protocol.js';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { MAX_LATE_TICKS, sessionPipeline } from './sessionPipeline.js';

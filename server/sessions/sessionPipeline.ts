@@ -18,7 +18,7 @@ import {
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
-import type { EndReason, HeartbeatEvent } from '../protocol.js';
+import type { EndReason, HeartbeatEvent } from '../../shared/protocol.js';
 
 /**
  * Ticks that may wait for a commit still out; more are skipped. A commit

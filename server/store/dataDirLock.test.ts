@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { DataResponse, StartResponse } from '../protocol.js';
-import { startChildServer, type ChildServer } from '../testing/childServer.js';
-import { openStream } from '../testing/sseClient.js';
+import type { DataResponse, StartResponse } from '../../shared/protocol.js';
+import { startChildServer, type ServerProcess } from '../../test-support/serverProcess.js';
+import { openStream } from '../../test-support/sseClient.js';
 import { DataDirInUse, HOLDER_FILE, LOCK_FILE, lockDataDir } from './dataDirLock.js';
 import { createSqliteStores, StorageError } from './sqliteStore.js';
 
@@ -86,7 +86,7 @@ describe('two livetable processes on one data directory', () => {
     ...['--store', 'sqlite', '--data-dir', dir, '--port', '0', '--host', '127.0.0.1'],
     ...['--static-dir', 'no-such-dir', '--update-interval', '20'],
   ];
-  const started = async (args: string[]): Promise<ChildServer> => {
+  const started = async (args: string[]): Promise<ServerProcess> => {
     const server = await startChildServer(args);
     onTestFinished(() => void server.child.kill('SIGKILL'));
     return server;
@@ -100,7 +100,7 @@ describe('two livetable processes on one data directory', () => {
       },
       (error: Error) => error.message.replace(/^server /, ''),
     );
-  const data = async (server: ChildServer) => (await (await fetch(`${server.url}/api/data`)).json()) as DataResponse;
+  const data = async (server: ServerProcess) => (await (await fetch(`${server.url}/api/data`)).json()) as DataResponse;
 
   it('refuses the second with one line naming the directory, the holder and the two ways out', async () => {
     const dir = tempDir();

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { NEVER } from 'rxjs';
-import type { ChangeEvent, Row } from '../protocol.js';
+import type { ChangeEvent, Row } from '../../shared/protocol.js';
 import { createReplica, type TableState } from './replica.js';
 import type { TableLimits, TableStore } from './tableStore.js';
 

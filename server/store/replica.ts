@@ -6,7 +6,7 @@ import {
   type Row,
   type RowChange,
   type RowPatch,
-} from '../protocol.js';
+} from '../../shared/protocol.js';
 import { originOf } from '../sessions/origin.js';
 import type { Mutation } from '../table/mutations.js';
 import { CommitRefused, type ChangeMeta, type TableLimits } from './tableStore.js';

@@ -1,5 +1,5 @@
 import { Subject, type Observable } from 'rxjs';
-import type { EndReason } from '../protocol.js';
+import type { EndReason } from '../../shared/protocol.js';
 
 /** What is kept of a session so it outlives a restart, and any node can serve it. */
 export interface SessionRecord {

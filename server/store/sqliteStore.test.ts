@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { originOf } from '../sessions/origin.js';
 import type { NewRow } from '../table/rows.js';
 import { createSqliteStores, DATABASE_FILE, StorageError } from './sqliteStore.js';
-import { tableStoreSuite } from './tableStore.suite.js';
+import { tableStoreSuite } from '../../test-support/tableStoreSuite.js';
 import type { TableLimits } from './tableStore.js';
 
 const open: { table: { close(): Promise<void> } }[] = [];

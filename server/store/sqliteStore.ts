@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ChangeEvent, Row } from '../protocol.js';
+import type { ChangeEvent, Row } from '../../shared/protocol.js';
 import { originOf } from '../sessions/origin.js';
 import type { NewRow } from '../table/rows.js';
 import { DataDirInUse, lockDataDir, type DataDirLock } from './dataDirLock.js';

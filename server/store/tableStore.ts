@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { ChangeEvent, Row } from '../protocol.js';
+import type { ChangeEvent, Row } from '../../shared/protocol.js';
 import type { Mutation, TableView } from '../table/mutations.js';
 
 /** Who made a change, and when. */
@@ -53,7 +53,7 @@ export interface TableLimits {
  * The one shared table, its change sequence and the history kept for resume,
  * as this process sees it. Reads are from memory and synchronous; a commit
  * is asynchronous, since a shared store commits it elsewhere first.
- * Every store implementation passes `tableStoreSuite` (tableStore.suite.ts).
+ * Every store implementation passes `tableStoreSuite` (test-support/tableStoreSuite.ts).
  */
 export interface TableStore extends TableView {
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ROW_STATUSES } from '../protocol.js';
+import { ROW_STATUSES } from '../../shared/protocol.js';
 import { createMemoryStore } from '../store/memoryStore.js';
 import { nextMutation, type MutationMix } from './mutations.js';
 import { seededRandom } from './random.js';

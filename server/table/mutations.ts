@@ -1,4 +1,4 @@
-import type { Row, RowPatch } from '../protocol.js';
+import type { Row, RowPatch } from '../../shared/protocol.js';
 import { randomPatch, randomRow, type NewRow } from './rows.js';
 import { weightedChoice, type Random } from './random.js';
 

@@ -1,4 +1,4 @@
-import { ROW_STATUSES, type Row, type RowPatch } from '../protocol.js';
+import { ROW_STATUSES, type Row, type RowPatch } from '../../shared/protocol.js';
 import { pick, randomIntIn, type Random } from './random.js';
 
 const SURNAMES =

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Observable } from 'rxjs';
-import type { EndReason } from '../../protocol.js';
+import type { EndReason } from '../../../shared/protocol.js';
 import { SessionLimitReached, type SessionEnd, type SessionRecord, type SessionStore } from '../sessionStore.js';
 import { StoreUnavailable } from '../tableStore.js';
 import type { RedisKeys } from './keys.js';

@@ -1,9 +1,9 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../../testing/redisServer.js';
+import { startRedis, type RedisServer } from '../../../test-support/redisServer.js';
 import type { NewRow } from '../../table/rows.js';
-import type { ChangeEvent } from '../../protocol.js';
-import { tableStoreSuite } from '../tableStore.suite.js';
+import type { ChangeEvent } from '../../../shared/protocol.js';
+import { tableStoreSuite } from '../../../test-support/tableStoreSuite.js';
 import type { TableLimits } from '../tableStore.js';
 import { openRedisStores } from './redisStores.js';
 

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { filter, firstValueFrom, map, merge, Subject, timer, type Observable } from 'rxjs';
-import type { ChangeEvent, EndReason, Row } from '../../protocol.js';
+import type { ChangeEvent, EndReason, Row } from '../../../shared/protocol.js';
 import type { SessionEnd } from '../sessionStore.js';
 import type { NewRow } from '../../table/rows.js';
 import { newEpoch } from '../localStore.js';

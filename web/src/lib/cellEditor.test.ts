@@ -1,6 +1,6 @@
 import { get } from 'svelte/store';
 import { describe, expect, it } from 'vitest';
-import type { Row, RowPatch } from '../../../server/protocol';
+import type { Row, RowPatch } from '../../../shared/protocol';
 import { cellProblem, createCellEditor, parseCell } from './cellEditor';
 import type { RowsApi, WriteOutcome } from './rowsApi';
 

@@ -1,5 +1,5 @@
 import { get, writable, type Readable } from 'svelte/store';
-import { fieldProblem, type Row, type RowField } from '../../../server/protocol';
+import { fieldProblem, type Row, type RowField } from '../../../shared/protocol';
 import type { MessageKey } from './i18n';
 import type { RowsApi, WriteOutcome } from './rowsApi';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Row } from '../../../server/protocol';
+import type { Row } from '../../../shared/protocol';
 import { csvField, toCsv } from './csv';
 
 describe('csvField', () => {

@@ -1,4 +1,4 @@
-import type { Row } from '../../../server/protocol';
+import type { Row } from '../../../shared/protocol';
 
 export const CSV_COLUMNS = ['id', 'name', 'age', 'city', 'score', 'status'] as const satisfies readonly (keyof Row)[];
 

@@ -8,7 +8,7 @@ import {
   describeChange,
   describeUpdate,
   type Row,
-} from '../../../server/protocol';
+} from '../../../shared/protocol';
 
 describe('detectLanguage', () => {
   it('follows a Chinese browser locale, and any other to English', () => {

@@ -1,5 +1,5 @@
 import { derived, get, writable } from 'svelte/store';
-import type { RowField } from '../../../server/protocol';
+import type { RowField } from '../../../shared/protocol';
 
 /**
  * The languages the interface speaks. Starts, stops, changes and a

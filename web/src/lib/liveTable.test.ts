@@ -1,6 +1,6 @@
 import { get } from 'svelte/store';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Row, StreamEvent } from '../../../server/protocol';
+import type { Row, StreamEvent } from '../../../shared/protocol';
 import { SESSION_KEY, UPDATES_KEY, createLiveTable, type LiveTableDeps, type StreamSource } from './liveTable';
 
 const ID = 'AbCdEfGh12345678';

@@ -1,6 +1,6 @@
 import { derived, get, writable, type Readable } from 'svelte/store';
-import type { DataResponse, StreamEvent } from '../../../server/protocol';
-import { SESSION_ID_PATTERN, STREAM_EVENT_TYPES } from '../../../server/protocol';
+import type { DataResponse, StreamEvent } from '../../../shared/protocol';
+import { SESSION_ID_PATTERN, STREAM_EVENT_TYPES } from '../../../shared/protocol';
 import type { MessageKey, MessageParams } from './i18n';
 import { HeldChanges } from './heldChanges';
 import { browserDeps, type KeyValueStore, type LiveTableDeps, type StreamSource } from './pageDeps';

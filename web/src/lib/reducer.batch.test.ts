@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent, Row } from '../../../server/protocol';
+import type { ChangeEvent, Row } from '../../../shared/protocol';
 import {
   FLASH_LIMIT,
   LOG_LIMIT,

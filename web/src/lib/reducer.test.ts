@@ -7,8 +7,8 @@ import type {
   Row,
   RowChange,
   UpdateEvent,
-} from '../../../server/protocol';
-import { describeUpdate } from '../../../server/protocol';
+} from '../../../shared/protocol';
+import { describeUpdate } from '../../../shared/protocol';
 import { logLine } from './i18n';
 import {
   FLASH_LIMIT,

@@ -5,7 +5,7 @@ import {
   type Row,
   type RowChange,
   type StreamEvent,
-} from '../../../server/protocol';
+} from '../../../shared/protocol';
 import type { FieldChange, LogText } from './i18n';
 import { Highlights, type Flash, type HighlightsEdit } from './highlights';
 import { RowList, type RowListEdit } from './rowList';

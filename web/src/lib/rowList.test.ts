@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Row } from '../../../server/protocol';
+import type { Row } from '../../../shared/protocol';
 import { RowList } from './rowList';
 
 const row = (id: number, score = 80): Row => ({ id, name: `用户${id}`, age: 30, city: '北京', score, status: '活跃' });

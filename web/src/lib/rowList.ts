@@ -1,4 +1,4 @@
-import type { Row } from '../../../server/protocol';
+import type { Row } from '../../../shared/protocol';
 
 /** Rows per chunk: a change copies one chunk of this many pointers, not the table. */
 const CHUNK = 512;

@@ -1,4 +1,4 @@
-import type { Row } from '../../../server/protocol';
+import type { Row } from '../../../shared/protocol';
 import { RowList, type RowSeq } from './rowList';
 
 export type SortKey = keyof Row;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Row } from '../../../server/protocol';
+import type { Row } from '../../../shared/protocol';
 import { createRowsApi } from './rowsApi';
 
 const ROW: Row = { id: 3, name: '张三', age: 30, city: '北京', score: 85.5, status: '活跃' };

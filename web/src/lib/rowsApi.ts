@@ -1,4 +1,4 @@
-import type { ErrorBody, Row, RowFields, RowPatch } from '../../../server/protocol';
+import type { ErrorBody, Row, RowFields, RowPatch } from '../../../shared/protocol';
 
 /** A row as the server has it, with its `ETag` (the seq of its last change) for a later `If-Match`. */
 export interface RowAt {

@@ -1,4 +1,4 @@
-import type { Row, RowChange, StreamEvent } from '../protocol.js';
+import type { Row, RowChange, StreamEvent } from '../shared/protocol.js';
 
 /**
  * Folds stream events into a table the way any client must: the test oracle

@@ -1,10 +1,10 @@
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '../protocol.js';
-import { originOf } from '../sessions/origin.js';
-import type { NewRow } from '../table/rows.js';
-import type { SessionStore } from './sessionStore.js';
-import { CommitRefused, type ChangeMeta, type TableLimits, type TableStore } from './tableStore.js';
+import type { ChangeEvent } from '../shared/protocol.js';
+import { originOf } from '../server/sessions/origin.js';
+import type { NewRow } from '../server/table/rows.js';
+import type { SessionStore } from '../server/store/sessionStore.js';
+import { CommitRefused, type ChangeMeta, type TableLimits, type TableStore } from '../server/store/tableStore.js';
 
 const person = (name: string, score = 80): NewRow => ({ name, age: 30, city: '北京', score, status: '活跃' });
 const SESSION = 'AAAAAAAAAAAAAAAA';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './childServer.js';
+import { freePort } from './serverProcess.js';
 import { exitOf, findBinary, madeDirs, running } from './daemon.js';
 
 export interface LoadBalancer {
@@ -20,7 +20,7 @@ export interface LoadBalancer {
 }
 
 /** The configuration operators deploy; the tests run it with only the addresses changed. */
-export const HAPROXY_CONFIG = fileURLToPath(new URL('../../deploy/haproxy.cfg', import.meta.url));
+export const HAPROXY_CONFIG = fileURLToPath(new URL('../deploy/haproxy.cfg', import.meta.url));
 
 const INSTALL_HINT =
   'The cluster tests need a real haproxy: install it (Debian/Ubuntu: `apt-get install haproxy`) ' +

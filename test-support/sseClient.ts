@@ -1,5 +1,5 @@
 import { createParser } from 'eventsource-parser';
-import type { StreamEvent } from '../protocol.js';
+import type { StreamEvent } from '../shared/protocol.js';
 
 export interface ReceivedEvent {
   id: string | undefined;

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { freePort } from './childServer.js';
+import { freePort } from './serverProcess.js';
 import { exitOf, findBinary, madeDirs, running } from './daemon.js';
 
 export interface RedisOptions {

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
-import { defaultConfig, type Config } from '../config.js';
-import { startServer, type RunningServer } from '../server.js';
+import { defaultConfig, type Config } from '../server/config.js';
+import { startServer, type RunningServer } from '../server/server.js';
 
 /**
  * A real server on a free port of 127.0.0.1, with no limit on connections per
