@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HISTORY_SECONDS, polylinePoints, pushSample, sampleOf } from './history';
+import { CHART_SECONDS, polylinePoints, pushSample, sampleOf } from './chartSamples';
 
 describe('sampleOf', () => {
   it('counts the changes of the second, and starts over with a new session', () => {
@@ -10,12 +10,12 @@ describe('sampleOf', () => {
 });
 
 describe('pushSample', () => {
-  it(`keeps the last ${HISTORY_SECONDS} seconds`, () => {
-    let history = [] as ReturnType<typeof pushSample>;
-    for (let i = 0; i < HISTORY_SECONDS + 5; i++) history = pushSample(history, { rate: i, average: null });
-    expect(history).toHaveLength(HISTORY_SECONDS);
-    expect(history[0]?.rate).toBe(5);
-    expect(history.at(-1)?.rate).toBe(HISTORY_SECONDS + 4);
+  it(`keeps the last ${CHART_SECONDS} seconds`, () => {
+    let samples = [] as ReturnType<typeof pushSample>;
+    for (let i = 0; i < CHART_SECONDS + 5; i++) samples = pushSample(samples, { rate: i, average: null });
+    expect(samples).toHaveLength(CHART_SECONDS);
+    expect(samples[0]?.rate).toBe(5);
+    expect(samples.at(-1)?.rate).toBe(CHART_SECONDS + 4);
   });
 });
 

@@ -6,8 +6,8 @@ export interface Sample {
   average: number | null;
 }
 
-/** Seconds of history the chart keeps. */
-export const HISTORY_SECONDS = 60;
+/** Seconds of samples the chart keeps. */
+export const CHART_SECONDS = 60;
 
 /**
  * The next second's sample from the update counter. The counter restarts
@@ -21,9 +21,9 @@ export function sampleOf(updates: number, previousUpdates: number, average: stri
   };
 }
 
-/** The history with `sample` appended and the oldest dropped beyond `limit`. */
-export function pushSample(history: readonly Sample[], sample: Sample, limit = HISTORY_SECONDS): Sample[] {
-  const next = [...history, sample];
+/** The samples with `sample` appended and the oldest dropped beyond `limit`. */
+export function pushSample(samples: readonly Sample[], sample: Sample, limit = CHART_SECONDS): Sample[] {
+  const next = [...samples, sample];
   return next.length > limit ? next.slice(next.length - limit) : next;
 }
 
@@ -36,7 +36,7 @@ export function polylinePoints(
   width: number,
   height: number,
   max: number,
-  slots = HISTORY_SECONDS,
+  slots = CHART_SECONDS,
 ): string {
   const step = width / Math.max(1, slots - 1);
   const offset = slots - values.length;
