@@ -1,5 +1,6 @@
 import {
   NEVER,
+  asyncScheduler,
   Subject,
   Subscription,
   count,
@@ -11,8 +12,8 @@ import {
 } from 'rxjs';
 import type { EndReason } from '../../shared/protocol.js';
 import { TestScheduler } from 'rxjs/testing';
-import { describe, expect, it } from 'vitest';
-import { MAX_LATE_TICKS, sessionPipeline } from './sessionPipeline.js';
+import { describe, expect, it, vi } from 'vitest';
+import { MAX_LATE_TICKS, sessionPipeline, steadyTicks } from './sessionPipeline.js';
 
 function setup() {
   const testScheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -252,6 +253,24 @@ class BusyLoop implements SchedulerLike {
     }
   }
 }
+
+describe('steadyTicks in real time', () => {
+  it('makes no burst when the wall clock is set forward', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      const ticks: number[] = [];
+      const subscription = steadyTicks(100, asyncScheduler, MAX_LATE_TICKS).subscribe(() => ticks.push(Date.now()));
+      vi.advanceTimersByTime(350);
+      vi.setSystemTime(Date.now() + 3_600_000);
+      vi.advanceTimersByTime(250);
+      subscription.unsubscribe();
+      // 100, 200, 300, then 400, 500 and 600: one a period, none made up.
+      expect(ticks).toHaveLength(6);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
 
 describe('sessionPipeline on a busy event loop', () => {
   it('keeps its update interval when its ticks run late, and makes up a few slots the loop slept through', () => {

@@ -1,4 +1,5 @@
 import {
+  asyncScheduler,
   concatMap,
   defer,
   filter,
@@ -56,24 +57,21 @@ export function concatMapBounded<T, R>(
  * at most `maxLate` of them; the rest are skipped.
  */
 export function steadyTicks(period: number, scheduler: SchedulerLike, maxLate: number): Observable<number> {
+  // Real time on a monotonic clock: a wall clock set forward would look
+  // like slots slept through, and be made up in a burst.
+  const now = scheduler === asyncScheduler ? () => performance.now() : () => scheduler.now();
   return new Observable<number>((subscriber) => {
-    let origin = scheduler.now();
+    const origin = now();
     let slot = 1;
     let tick = 0;
     return scheduler.schedule(function () {
       subscriber.next(tick++);
-      const now = scheduler.now();
+      const at = now();
       slot++;
-      const behind = Math.floor((now - origin) / period) + 1 - slot;
+      const behind = Math.floor((at - origin) / period) + 1 - slot;
       if (behind > maxLate) slot += behind - maxLate;
-      let delay = Math.max(0, origin + slot * period - now);
-      // The clock went back (the wall clock was set): a new grid from now.
-      if (delay > period) {
-        origin = now;
-        slot = 1;
-        delay = period;
-      }
-      this.schedule(undefined, delay);
+      // A timer may fire a little early by this clock: never wait over a period.
+      this.schedule(undefined, Math.min(period, Math.max(0, origin + slot * period - at)));
     }, period);
   });
 }
