@@ -136,8 +136,7 @@ export class SseStream implements Sink {
       return false;
     }
     // An empty buffer means everything written before has gone out, a big
-    // init included. (Right after a write it is never empty: Node corks the
-    // socket until the next tick.)
+    // init included.
     if (buffered === 0) {
       this.queued = 0;
       this.allowance = 0;
