@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { CHART_SECONDS, polylinePoints, pushSample, sampleOf } from './chartSamples';
+import { get } from 'svelte/store';
+import { describe, expect, it, vi } from 'vitest';
+import { CHART_SECONDS, chartSamples, polylinePoints, pushSample, sampleOf } from './chartSamples';
 
 describe('sampleOf', () => {
   it('counts the changes of the second, and starts over with a new session', () => {
@@ -24,5 +25,29 @@ describe('polylinePoints', () => {
     expect(polylinePoints([0, null, 50, 100], 30, 10, 100, 4)).toBe('0.0,10.0 20.0,5.0 30.0,0.0');
     expect(polylinePoints([200], 30, 10, 100, 4)).toBe('30.0,0.0');
     expect(polylinePoints([5], 30, 10, 0, 4)).toBe('30.0,10.0');
+  });
+});
+
+describe('chartSamples', () => {
+  it('takes a sample a second while subscribed, from the counters as they are then, and stops with the last subscriber', () => {
+    vi.useFakeTimers();
+    try {
+      let counters = { updates: 10, average: '80.0' };
+      const store = chartSamples(() => counters);
+      const seen: number[][] = [];
+      const stop = store.subscribe((samples) => seen.push(samples.map((s) => s.rate)));
+      counters = { updates: 25, average: '81.0' };
+      vi.advanceTimersByTime(1000);
+      counters = { updates: 27, average: '81.5' };
+      vi.advanceTimersByTime(999);
+      expect(seen).toEqual([[], [15]]);
+      vi.advanceTimersByTime(1);
+      expect(seen.at(-1)).toEqual([15, 2]);
+      expect(get(store).map((s) => s.average)).toEqual([81, 81.5]);
+      stop();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

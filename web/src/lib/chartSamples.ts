@@ -1,3 +1,5 @@
+import { readable, type Readable } from 'svelte/store';
+
 /** One second of the live chart. */
 export interface Sample {
   /** Changes applied during the second. */
@@ -19,6 +21,25 @@ export function sampleOf(updates: number, previousUpdates: number, average: stri
     rate: updates >= previousUpdates ? updates - previousUpdates : updates,
     average: average === '' || Number.isNaN(value) ? null : value,
   };
+}
+
+/**
+ * The chart's samples while subscribed: one every `ms` from the counters as
+ * `read` gives them then, the last CHART_SECONDS of them. A clock of its
+ * own, so the chart redraws once a second however fast changes come.
+ */
+export function chartSamples(read: () => { updates: number; average: string }, ms = 1000): Readable<Sample[]> {
+  return readable<Sample[]>([], (set) => {
+    let samples: Sample[] = [];
+    let previous = read().updates;
+    const timer = setInterval(() => {
+      const { updates, average } = read();
+      samples = pushSample(samples, sampleOf(updates, previous, average));
+      previous = updates;
+      set(samples);
+    }, ms);
+    return () => clearInterval(timer);
+  });
 }
 
 /** The samples with `sample` appended and the oldest dropped beyond `limit`. */
