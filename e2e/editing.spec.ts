@@ -85,16 +85,19 @@ test('a cell is edited in place, by mouse or keyboard, and another page sees it 
   server,
 }) => {
   const row = await firstRow(server);
+  // A city the row does not have already (the table is random): a save of
+  // the same value changes nothing and logs nothing.
+  const city = row.city === '深圳' ? '杭州' : '深圳';
   // Mouse: double-click, type, Enter.
   await cellOf(app, row.id, 3).dblclick();
   const editor = app.table.getByTestId('cell-editor');
   await expect(editor).toBeFocused();
-  await editor.fill('深圳');
+  await editor.fill(city);
   await editor.press('Enter');
   await expect(editor).toHaveCount(0);
-  await expect(cellOf(app, row.id, 3)).toHaveText('深圳');
+  await expect(cellOf(app, row.id, 3)).toHaveText(city);
   await expect(cellOf(app, row.id, 3)).toBeFocused();
-  await expect(app.log.locator('li').last()).toContainText(`更新了用户 ${row.name} 的城市: ${row.city} → 深圳`);
+  await expect(app.log.locator('li').last()).toContainText(`更新了用户 ${row.name} 的城市: ${row.city} → ${city}`);
   await expect(app.log.locator('li').last().getByTestId('log-by')).toHaveText('你');
 
   // Keyboard: arrows to the score, Enter to edit, Enter to save.
@@ -119,9 +122,9 @@ test('a cell is edited in place, by mouse or keyboard, and another page sees it 
   await editor.press('Enter');
   await expect(cellOf(app, row.id, 5)).toHaveText(next);
 
-  expect((await server.data()).data[0]).toMatchObject({ city: '深圳', score: 66.6, status: next });
+  expect((await server.data()).data[0]).toMatchObject({ city, score: 66.6, status: next });
   await other.page.bringToFront();
-  await expect(cellOf(other, row.id, 3)).toHaveText('深圳');
+  await expect(cellOf(other, row.id, 3)).toHaveText(city);
   await other.expectSameTableAs(server);
 });
 
@@ -132,21 +135,25 @@ test('a save after someone else changed the cell shows their value; keep theirs,
   const row = await firstRow(server);
   const editor = app.table.getByTestId('cell-editor');
 
-  // Someone else writes while this page edits: their change arrives under the editor.
+  // Someone else writes while this page edits: their change arrives under
+  // the editor. Their city and age differ from the row's (the table is
+  // random), or there would be no change to conflict with.
+  const theirs = row.city === '广州' ? '武汉' : '广州';
+  const age = row.age === 44 ? 45 : 44;
   await cellOf(app, row.id, 3).dblclick();
   await editor.fill('上海');
-  await patchAsOther(server, row.id, { city: '广州', age: 44 });
-  await expect(cellOf(app, row.id, 2)).toHaveText('44');
+  await patchAsOther(server, row.id, { city: theirs, age });
+  await expect(cellOf(app, row.id, 2)).toHaveText(String(age));
   await editor.press('Enter');
-  await expect(app.page.getByTestId('edit-conflict')).toContainText('“广州”');
+  await expect(app.page.getByTestId('edit-conflict')).toContainText(`“${theirs}”`);
   // Said under the grid, and brought into view.
   await expect(app.page.getByTestId('edit-conflict')).toBeInViewport();
   // Yours is still there to keep or drop.
   await expect(editor).toHaveValue('上海');
   await app.page.getByTestId('edit-keep').click();
   await expect(editor).toHaveCount(0);
-  await expect(cellOf(app, row.id, 3)).toHaveText('广州');
-  expect((await server.data()).data[0]?.city).toBe('广州');
+  await expect(cellOf(app, row.id, 3)).toHaveText(theirs);
+  expect((await server.data()).data[0]?.city).toBe(theirs);
 
   // Again, and this time save over theirs (Enter in the conflict saves yours).
   await cellOf(app, row.id, 3).dblclick();
