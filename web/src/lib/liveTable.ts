@@ -4,7 +4,7 @@ import { SESSION_ID_PATTERN, STREAM_EVENT_TYPES } from '../../../shared/protocol
 import type { MessageKey, MessageParams } from './i18n';
 import { HeldChanges } from './heldChanges';
 import { browserDeps, type KeyValueStore, type LiveTableDeps, type StreamSource } from './pageDeps';
-import { averageScore, initialState, reduce, reduceAll, type LogKind, type Message } from './reducer';
+import { averageScore, initialState, reduce, reduceAll, sequenceOf, type LogKind, type Message } from './reducer';
 
 export type { LiveTableDeps, StreamSource } from './pageDeps';
 
@@ -380,12 +380,13 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       if (message.type === 'end') leaveSession();
       return;
     }
+    // Against what the page holds or holds back (paused), not yet folded.
     const before = Math.max(received, latest.version);
-    if (message.seq <= before) return; // a replay of what we hold or hold back
+    const standing = sequenceOf(message.seq, before);
+    if (standing === 'replay') return;
     received = message.seq;
-    if (message.seq > before + 1 && following !== undefined) {
-      // A gap should never happen; if it does, the table cannot be trusted:
-      // start over from a fresh snapshot rather than drift from the server.
+    if (standing === 'gap' && following !== undefined) {
+      // Start over from a fresh snapshot rather than drift from the server.
       note('error', 'log.gap', { expected: before + 1, seq: message.seq });
       open(following, false);
       return;

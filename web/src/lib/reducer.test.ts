@@ -16,6 +16,7 @@ import {
   MINE_LIMIT,
   initialState,
   reduce,
+  sequenceOf,
   type LiveState,
   type LogEntry,
   type Message,
@@ -422,5 +423,15 @@ describe('reduce: writes through the API', () => {
     for (let seq = 21; seq < 21 + 2 * MINE_LIMIT; seq++) state = reduce(state, { type: 'wrote', seq });
     expect(state.mine).toHaveLength(MINE_LIMIT);
     expect(state.mine.at(-1)).toBe(20 + 2 * MINE_LIMIT);
+  });
+});
+
+describe('sequenceOf', () => {
+  it('tells a replay, the next change and a gap apart', () => {
+    expect(sequenceOf(4, 5)).toBe('replay');
+    expect(sequenceOf(5, 5)).toBe('replay');
+    expect(sequenceOf(6, 5)).toBe('next');
+    expect(sequenceOf(8, 5)).toBe('gap');
+    expect(sequenceOf(1, 0)).toBe('next');
   });
 });

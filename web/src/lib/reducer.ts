@@ -137,6 +137,18 @@ function scoreSumOf(rows: readonly Row[]): number {
   return sum;
 }
 
+/**
+ * Where a change with `seq` stands against a table at `version`: already
+ * held (a replay overlapping it), the next one, or past a gap. The server
+ * replays exactly what a client missed, so a gap means a bug somewhere and
+ * the table can no longer be trusted. The one place that says so: the
+ * stream acts on it (a fresh snapshot), the fold logs it.
+ */
+export function sequenceOf(seq: number, version: number): 'replay' | 'next' | 'gap' {
+  if (seq <= version) return 'replay';
+  return seq === version + 1 ? 'next' : 'gap';
+}
+
 /** The mean score to one decimal, or an em dash for an empty table. */
 export function averageScore(state: Pick<LiveState, 'rows' | 'scoreSum'>): string {
   return state.rows.length === 0 ? '—' : (state.scoreSum / 10 / state.rows.length).toFixed(1);
@@ -172,8 +184,8 @@ class ChangeRun {
   }
 
   apply(change: ChangeEvent): void {
-    // Seen already: a replay overlapping what we hold.
-    if (change.seq <= this.version) return;
+    const standing = sequenceOf(change.seq, this.version);
+    if (standing === 'replay') return;
     // Told before the change is applied: an update names the row as it was.
     const text = this.describe(change);
     switch (change.type) {
@@ -200,8 +212,7 @@ class ChangeRun {
     // watch stream) leave the last session's count on show.
     if (this.state.sessionId !== null) this.updates++;
     this.clock = change.timestamp;
-    // The server replays exactly what a client missed, so a gap means a bug somewhere.
-    if (change.seq > expected) {
+    if (standing === 'gap') {
       this.log('error', { key: 'log.gap', params: { expected, seq: change.seq } }, change.timestamp);
     }
     this.log('success', text, change.timestamp, change.seq, this.writtenBy(change));
