@@ -21,16 +21,8 @@ const HOST = '127.0.0.1';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
 /** BENCH_ARGS='--flush-interval 10': more options for every Livetable the bench starts. */
 const EXTRA_ARGS = process.env.BENCH_ARGS?.split(' ').filter(Boolean) ?? [];
-/** Node's options for Livetable, as `npm start` gives them (package.json). */
-const NODE_FLAGS = startFlags();
 /** BENCH_PIN=1: each server on CPU 0, this process (the load) on CPU 1, with taskset. */
 const PIN = Boolean(process.env.BENCH_PIN);
-
-function startFlags(): string[] {
-  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
-  const words = scripts.start.split(' ');
-  return words.slice(words.indexOf('node') + 1, words.indexOf('dist/server/main.js'));
-}
 
 function pin(pid: number, cpu: number): void {
   if (PIN) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
@@ -67,7 +59,7 @@ const livetableArgs = (interval: number, perTick: number, more: string[] = []) =
 ];
 
 async function livetable(interval: number, perTick: number, more: string[] = []) {
-  const server = await start([...NODE_FLAGS, 'dist/server/main.js'], livetableArgs(interval, perTick, more));
+  const server = await start(['dist/server/main.js'], livetableArgs(interval, perTick, more));
   const started = (await (await fetch(`${server.url}/api/start`, { method: 'POST' })).json()) as { session_id: string };
   return { ...server, path: `/api/stream/${started.session_id}` };
 }
@@ -264,7 +256,7 @@ async function bytesPerEvent(rows: number) {
 /** From POST /api/start to a complete init, with a big table. */
 async function timeToInit(rows: number) {
   const server = await start(
-    [...NODE_FLAGS, 'dist/server/main.js'],
+    ['dist/server/main.js'],
     livetableArgs(1000, 1, ['--seed-rows', String(rows), '--max-records', String(rows * 2)]),
   );
   const times: number[] = [];

@@ -18,7 +18,7 @@ export interface Config {
   updateInterval: number;
   changesPerTick: number;
   heartbeatInterval: number;
-  /** Milliseconds changes wait for more to go out with them in one write per stream; 0 none. */
+  /** A stream gets at most one write of changes per this many milliseconds; 0: one per event-loop turn. */
   flushInterval: number;
   sessionTimeout: number;
   minRecords: number;
