@@ -1,22 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { HeldChanges } from './heldChanges';
+import { heldInOrder, hold, nothingHeld } from './heldChanges';
 
-describe('HeldChanges', () => {
-  it('hands over what it held, oldest first, and starts afresh', () => {
-    const held = new HeldChanges<number>(3);
-    held.hold(1);
-    held.hold(2);
-    expect(held.count).toBe(2);
-    expect(held.take()).toEqual({ messages: [1, 2], dropped: 0 });
-    expect(held.count).toBe(0);
+describe('held changes', () => {
+  it('hands over what it holds, oldest first, and leaves the value it was given as it was', () => {
+    const empty = nothingHeld<number>(5);
+    const once = hold(empty, [1, 2]);
+    const twice = hold(once, [3]);
+    expect(twice.count).toBe(3);
+    expect(heldInOrder(twice)).toEqual([1, 2, 3]);
+    expect(heldInOrder(once)).toEqual([1, 2]);
+    expect(heldInOrder(empty)).toEqual([]);
+    expect(hold(twice, [])).toBe(twice);
   });
 
-  it('past its bound lets everything go but keeps counting', () => {
-    const held = new HeldChanges<number>(3);
-    for (let i = 1; i <= 5; i++) held.hold(i);
-    expect(held.count).toBe(5);
-    expect(held.take()).toEqual({ messages: [], dropped: 5 });
-    held.hold(6);
-    expect(held.take()).toEqual({ messages: [6], dropped: 0 });
+  it('past its limit lets everything go but keeps counting', () => {
+    let held = hold(nothingHeld<number>(3), [1, 2]);
+    held = hold(held, [3, 4]);
+    expect(held).toMatchObject({ count: 4, dropped: 4 });
+    expect(heldInOrder(held)).toEqual([]);
+    held = hold(held, [5]);
+    expect(held).toMatchObject({ count: 5, dropped: 5 });
+  });
+
+  it('holds exactly its limit', () => {
+    const held = hold(nothingHeld<number>(3), [1, 2, 3]);
+    expect(held).toMatchObject({ count: 3, dropped: 0 });
+    expect(heldInOrder(held)).toEqual([1, 2, 3]);
   });
 });

@@ -10,6 +10,7 @@ import {
   type LiveState,
   type Message,
 } from './reducer';
+import { heldInOrder } from './heldChanges';
 
 const T0 = Date.parse('2025-01-01T12:00:00.000Z');
 const at = (seq: number) => new Date(T0 + seq * 1000).toISOString();
@@ -43,9 +44,13 @@ function random(seed: number): () => number {
   };
 }
 
-/** A stream the way the server makes it, with duplicates, gaps and the odd local action mixed in. */
-function stream(seed: number, length: number, firstId: number): Message[] {
+/**
+ * A stream the way the server makes it, with duplicates, gaps and the odd
+ * local action mixed in; with `holdLimit`, pauses and resumes too.
+ */
+function stream(seed: number, length: number, firstId: number, holdLimit?: number): Message[] {
   const rnd = random(seed);
+  let paused = false;
   const ids = Array.from({ length: firstId - 1 }, (_, i) => i + 1);
   let nextId = firstId;
   let seq = 0;
@@ -53,6 +58,11 @@ function stream(seed: number, length: number, firstId: number): Message[] {
   const pick = () => ids[Math.floor(rnd() * ids.length)] ?? 1;
   for (let i = 0; i < length; i++) {
     const r = rnd();
+    if (holdLimit !== undefined && r > 0.98) {
+      out.push(paused ? { type: 'resume', at: at(seq) } : { type: 'pause', limit: holdLimit });
+      paused = !paused;
+      continue;
+    }
     if (r < 0.03) {
       out.push({ type: 'heartbeat', timestamp: at(seq) });
       continue;
@@ -81,14 +91,27 @@ function stream(seed: number, length: number, firstId: number): Message[] {
 }
 
 const oneByOne = (state: LiveState, messages: Message[]) => messages.reduce(reduce, state);
-/** A state with its rows as a plain array: two folds may chunk the same rows differently. */
-const plain = (state: LiveState) => ({ ...state, rows: [...state.rows] });
+/** A state with its rows and held changes as plain arrays: two folds may chunk them differently. */
+const plain = (state: LiveState) => ({
+  ...state,
+  rows: [...state.rows],
+  held: { ...state.held, newest: heldInOrder(state.held) },
+});
 
 describe('reduceAll', () => {
   it('leaves the same state as reducing the messages one by one', () => {
     for (let seed = 1; seed <= 40; seed++) {
       const start = seeded(50);
       const messages = stream(seed, 400, 51);
+      expect(plain(reduceAll(start, messages)), `seed ${seed}`).toEqual(plain(oneByOne(start, messages)));
+    }
+  });
+
+  it('with pauses and resumes mixed in, the same as one by one, past the hold limit or not', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const start = seeded(50);
+      const messages = stream(seed, 400, 51, seed % 2 === 0 ? 10 : 1000);
+      expect(messages.some((m) => m.type === 'resume')).toBe(true);
       expect(plain(reduceAll(start, messages)), `seed ${seed}`).toEqual(plain(oneByOne(start, messages)));
     }
   });

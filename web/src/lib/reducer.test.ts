@@ -336,6 +336,53 @@ describe('reduce: local actions', () => {
   });
 });
 
+describe('reduce: pause, busy and stopping', () => {
+  it('pause holds changes back with a count; resume applies them in order, as if they had come live', () => {
+    const paused = fold([{ type: 'pause', limit: 10 }, add(11, row(4)), update(12, { id: 4, score: 91 })], synced());
+    expect(ids(paused)).toEqual([1, 2, 3]);
+    expect(paused).toMatchObject({ paused: true, version: 10, held: { count: 2, dropped: 0 } });
+    const resumed = reduce(paused, { type: 'resume', at: at(20) });
+    const live = fold([add(11, row(4)), update(12, { id: 4, score: 91 })], synced());
+    expect(resumed).toMatchObject({ paused: false, version: 12, held: { count: 0 } });
+    expect(resumed.rows.get(4)).toEqual(live.rows.get(4));
+  });
+
+  it('past the limit lets the held changes go: resume leaves the table as it was and says a reload follows', () => {
+    const paused = fold([{ type: 'pause', limit: 2 }, add(11, row(4)), add(12, row(5)), add(13, row(6))], synced());
+    expect(paused.held).toMatchObject({ count: 3, dropped: 3 });
+    const resumed = reduce(paused, { type: 'resume', at: at(20) });
+    expect(ids(resumed)).toEqual([1, 2, 3]);
+    expect(resumed).toMatchObject({ paused: false, version: 10, held: { count: 0, dropped: 0 } });
+    expect(resumed.log.at(-1)).toMatchObject({ text: { key: 'log.resync', params: { count: 3 } }, at: at(20) });
+  });
+
+  it('a snapshot while paused replaces what is held: it was taken after those changes', () => {
+    const paused = fold([{ type: 'pause', limit: 10 }, add(11, row(4)), init([row(1), row(4)], 11)], synced());
+    expect(paused).toMatchObject({ paused: true, held: { count: 0 } });
+    expect(ids(reduce(paused, { type: 'resume', at: at(20) }))).toEqual([1, 4]);
+  });
+
+  it('pause twice keeps what the first held; resume when live changes nothing', () => {
+    const once = fold([{ type: 'pause', limit: 10 }, add(11, row(4))], synced());
+    expect(reduce(once, { type: 'pause', limit: 10 })).toBe(once);
+    const live = synced();
+    expect(reduce(live, { type: 'resume', at: at(20) })).toBe(live);
+  });
+
+  it('busy is set and cleared; stopping lasts until the session is over', () => {
+    const busy = reduce(withSession(), { type: 'busy', busy: true });
+    expect(busy.busy).toBe(true);
+    expect(reduce(busy, { type: 'busy', busy: true })).toBe(busy);
+    const stopping = reduce(synced(), { type: 'stopping' });
+    expect(stopping.stopping).toBe(true);
+    expect(
+      reduce(stopping, { type: 'end', session_id: 'AAAAAAAAAAAAAAAA', reason: 'stopped', message: '会话已停止' })
+        .stopping,
+    ).toBe(false);
+    expect(reduce(stopping, { type: 'session', id: null }).stopping).toBe(false);
+  });
+});
+
 describe('reduce: bounds', () => {
   it(`keeps only the newest ${LOG_LIMIT} log entries`, () => {
     let state = synced();

@@ -6,6 +6,7 @@ import {
   type RowChange,
   type StreamEvent,
 } from '../../../shared/protocol';
+import { heldInOrder, hold, nothingHeld, type HeldChanges } from './heldChanges';
 import type { FieldChange, LogText } from './i18n';
 import { Highlights, type Flash, type HighlightsEdit } from './highlights';
 import { RowList, type RowListEdit } from './rowList';
@@ -70,6 +71,14 @@ export interface LiveState {
   flash: Highlights;
   /** The seqs of this page's own writes still to come on the stream, so the log can say "you". */
   mine: readonly number[];
+  /** The viewer paused live updates: changes from the stream are held, not applied. */
+  paused: boolean;
+  /** The changes held since the pause, oldest first. */
+  held: HeldChanges<ChangeEvent>;
+  /** A start or stop request is on its way: the session's buttons wait for it. */
+  busy: boolean;
+  /** The session was stopped: its stream's `end` is awaited, and nothing else from it. */
+  stopping: boolean;
 }
 
 /** Actions that come from the page rather than from the stream. */
@@ -79,7 +88,14 @@ export type LocalAction =
   | { type: 'log'; kind: LogKind; text: LogText; at: string }
   | { type: 'loaded'; data: Row[]; version: number; timestamp: string; heartbeatInterval?: number }
   /** This page wrote the change with this seq (the answer may come before or after the change itself). */
-  | { type: 'wrote'; seq: number };
+  | { type: 'wrote'; seq: number }
+  /** Hold changes back, at most `limit` of them, until `resume`. */
+  | { type: 'pause'; limit: number }
+  /** Apply what was held, in one fold; or, if some were let go, only say the table will be loaded afresh. */
+  | { type: 'resume'; at: string }
+  | { type: 'busy'; busy: boolean }
+  /** The server stopped the session: its stream's `end` is on its way. */
+  | { type: 'stopping' };
 
 export type Message = StreamEvent | LocalAction;
 
@@ -105,6 +121,10 @@ export function initialState(): LiveState {
     nextLogId: 1,
     flash: Highlights.NONE,
     mine: [],
+    paused: false,
+    held: nothingHeld(0),
+    busy: false,
+    stopping: false,
   };
 }
 
@@ -128,7 +148,6 @@ function sortedById(rows: Row[]): Row[] {
   return rows;
 }
 
-/** Index of the first row whose id is >= `id` (rows are in id order). */
 const tenths = (row: Row) => Math.round(row.score * 10);
 
 function scoreSumOf(rows: readonly Row[]): number {
@@ -379,6 +398,8 @@ function applyInit(state: LiveState, init: InitEvent): LiveState {
     clock: init.timestamp,
     flash: Highlights.NONE,
     mine: pendingMine(state.mine, init.version),
+    // The snapshot was taken after every change held: they are in it.
+    held: nothingHeld(state.held.limit),
   };
   return appendLog(
     next,
@@ -400,12 +421,12 @@ export function reduce(state: LiveState, message: Message): LiveState {
     case 'update':
     case 'delete':
     case 'batch_update':
-      return applyChange(state, message);
+      return state.paused ? { ...state, held: hold(state.held, [message]) } : applyChange(state, message);
     case 'heartbeat':
       return { ...state, connection: 'live', clock: message.timestamp };
     case 'end':
       return appendLog(
-        { ...state, connection: 'disconnected', sessionId: null, ended: true },
+        { ...state, connection: 'disconnected', sessionId: null, ended: true, stopping: false },
         'info',
         // A reason this page has no words for keeps the server's.
         message.reason === 'stopped' || message.reason === 'timeout'
@@ -417,8 +438,8 @@ export function reduce(state: LiveState, message: Message): LiveState {
       return message.state === state.connection ? state : { ...state, connection: message.state };
     case 'session':
       // Forgetting a session keeps its count and end on show; a new one starts afresh.
-      if (message.id === null) return state.sessionId === null ? state : { ...state, sessionId: null };
-      return { ...state, sessionId: message.id, ended: false, updates: message.updates ?? 0 };
+      if (message.id === null) return state.sessionId === null ? state : { ...state, sessionId: null, stopping: false };
+      return { ...state, sessionId: message.id, ended: false, updates: message.updates ?? 0, stopping: false };
     case 'log':
       return appendLog({ ...state, clock: message.at }, message.kind, message.text, message.at);
     case 'loaded':
@@ -438,7 +459,27 @@ export function reduce(state: LiveState, message: Message): LiveState {
       };
     case 'wrote':
       return wrote(state, message.seq);
+    case 'pause':
+      return state.paused ? state : { ...state, paused: true, held: nothingHeld(message.limit) };
+    case 'resume':
+      return resume(state, message.at);
+    case 'busy':
+      return message.busy === state.busy ? state : { ...state, busy: message.busy };
+    case 'stopping':
+      return { ...state, stopping: true };
   }
+}
+
+/**
+ * Goes live again with everything held applied in one fold; or, when some
+ * were let go, with the table as it was: the stream then loads it afresh.
+ */
+function resume(state: LiveState, at: string): LiveState {
+  if (!state.paused) return state;
+  const { held } = state;
+  const live: LiveState = { ...state, paused: false, held: nothingHeld(held.limit) };
+  if (held.dropped > 0) return appendLog(live, 'info', { key: 'log.resync', params: { count: held.dropped } }, at);
+  return reduceAll(live, heldInOrder(held));
 }
 
 /**
@@ -449,10 +490,16 @@ export function reduce(state: LiveState, message: Message): LiveState {
 export function reduceAll(state: LiveState, messages: readonly Message[]): LiveState {
   let next = state;
   let run: ChangeRun | null = null;
+  // Changes that came while paused, held as one run.
+  let holding: ChangeEvent[] | null = null;
   for (const message of messages) {
     if (isChange(message)) {
-      run ??= new ChangeRun(next);
-      run.apply(message);
+      if (next.paused) {
+        (holding ??= []).push(message);
+      } else {
+        run ??= new ChangeRun(next);
+        run.apply(message);
+      }
       continue;
     }
     // A heartbeat does not end a run: a sorted view can then follow the
@@ -465,7 +512,12 @@ export function reduceAll(state: LiveState, messages: readonly Message[]): LiveS
       next = run.finish();
       run = null;
     }
+    if (holding !== null) {
+      next = { ...next, held: hold(next.held, holding) };
+      holding = null;
+    }
     next = reduce(next, message);
   }
+  if (holding !== null) return { ...next, held: hold(next.held, holding) };
   return run === null ? next : run.finish();
 }
