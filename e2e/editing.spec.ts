@@ -140,8 +140,10 @@ test('a save after someone else changed the cell shows their value; keep theirs,
   // random), or there would be no change to conflict with.
   const theirs = row.city === '广州' ? '武汉' : '广州';
   const age = row.age === 44 ? 45 : 44;
+  // Yours differs from the row's as well: the same value is nothing to save.
+  const yours = row.city === '上海' ? '杭州' : '上海';
   await cellOf(app, row.id, 3).dblclick();
-  await editor.fill('上海');
+  await editor.fill(yours);
   await patchAsOther(server, row.id, { city: theirs, age });
   await expect(cellOf(app, row.id, 2)).toHaveText(String(age));
   await editor.press('Enter');
@@ -149,7 +151,7 @@ test('a save after someone else changed the cell shows their value; keep theirs,
   // Said under the grid, and brought into view.
   await expect(app.page.getByTestId('edit-conflict')).toBeInViewport();
   // Yours is still there to keep or drop.
-  await expect(editor).toHaveValue('上海');
+  await expect(editor).toHaveValue(yours);
   await app.page.getByTestId('edit-keep').click();
   await expect(editor).toHaveCount(0);
   await expect(cellOf(app, row.id, 3)).toHaveText(theirs);
