@@ -204,7 +204,6 @@ export function tableStoreSuite(name: string, makeStores: MakeStores): void {
       const store = await makeStore({ history: 100, initialRows: [person('a')] });
       for (let i = 0; i < 250; i++)
         await store.commit({ type: 'update', id: 1, patch: { score: 60 + (i % 40) } }, meta);
-      expect(store.historySize).toBe(100);
       expect(store.since(150)?.map((c) => c.seq)).toEqual(Array.from({ length: 100 }, (_, i) => 151 + i));
       expect(store.since(149)).toBeUndefined();
       expect(store.since(251)).toBeUndefined();

@@ -44,10 +44,6 @@ export function createLocalStore({
     get size() {
       return replica.size;
     },
-    historyLimit,
-    get historySize() {
-      return replica.historySize;
-    },
     rowAt: (index) => replica.rowAt(index),
     get: (id) => replica.get(id),
     rowVersion: (id) => replica.rowVersion(id),

@@ -104,10 +104,6 @@ export function createReplica(historyLimit: number, state: TableState) {
     get nextId() {
       return nextId;
     },
-    historyLimit,
-    get historySize() {
-      return Math.min(kept.length, historyLimit);
-    },
     rowAt(index: number): Row {
       const id = order[index];
       if (id === undefined) throw new RangeError(`no row at position ${index}`);

@@ -64,10 +64,6 @@ export interface TableStore extends TableView {
   readonly epoch: string;
   /** The `seq` of the last change applied here; 0 before the first. */
   readonly version: number;
-  /** How many changes `since` can replay at most. */
-  readonly historyLimit: number;
-  /** Changes currently kept in history. */
-  readonly historySize: number;
   /** All rows, in id order. */
   rows(): Row[];
   get(id: number): Row | undefined;

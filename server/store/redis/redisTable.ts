@@ -264,10 +264,6 @@ export async function openRedisTable(options: RedisTableOptions): Promise<RedisT
     get size() {
       return replica.size;
     },
-    historyLimit: history,
-    get historySize() {
-      return replica.historySize;
-    },
     rowAt: (index) => replica.rowAt(index),
     get: (id) => replica.get(id),
     rowVersion: (id) => replica.rowVersion(id),
