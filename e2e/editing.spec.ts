@@ -227,6 +227,20 @@ test('a row is deleted only once the dialog is confirmed, and goes from every pa
   await other.expectSameTableAs(server);
 });
 
+test('a focused row that someone else deletes hands focus to the row now in its place', async ({ app, server }) => {
+  const { data } = await server.data();
+  const row = data[1] as Row;
+  await cellOf(app, row.id, 2).click();
+  await expect(cellOf(app, row.id, 2)).toBeFocused();
+  const response = await fetch(`${server.url}/api/rows/${row.id}`, { method: 'DELETE' });
+  expect(response.status).toBe(200);
+  await expect(rowOf(app, row.id)).toHaveCount(0);
+  await expect(cellOf(app, (data[2] as Row).id, 2)).toBeFocused();
+  // The grid's one tab stop went with it.
+  await expect(app.table.locator('td[tabindex="0"]')).toHaveCount(1);
+  await expect(cellOf(app, (data[2] as Row).id, 2)).toHaveAttribute('tabindex', '0');
+});
+
 test.describe('at the limits', () => {
   test.use({
     serverArgs: ['--seed-rows', '3', '--min-records', '3', '--max-records', '3', '--heartbeat-interval', '1000'],
