@@ -25,7 +25,7 @@ export default tseslint.config(
     languageOptions: { parserOptions: { parser: tseslint.parser } },
   },
   {
-    files: ['*.config.js', 'svelte.config.js', 'eslint.config.js'],
+    files: ['*.config.js', 'svelte.config.js', 'eslint.config.js', 'scripts/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
 );

@@ -3,7 +3,7 @@ import { ConfigError, defaultConfig, envName, helpText, loadConfig } from './con
 
 const load = (argv: string[], env: Record<string, string> = {}) => {
   const parsed = loadConfig(argv, env);
-  if (parsed.help) throw new Error('unexpected --help');
+  if (parsed.answer !== undefined) throw new Error(`unexpected --${parsed.answer}`);
   return parsed.config;
 };
 
@@ -68,7 +68,8 @@ describe('loadConfig', () => {
   });
 
   it('answers --help', () => {
-    expect(loadConfig(['--help'])).toEqual({ help: true });
+    expect(loadConfig(['--help'])).toEqual({ answer: 'help' });
+    expect(loadConfig(['-h', '--port', '80'])).toEqual({ answer: 'help' });
     for (const flag of [
       '--update-interval',
       '--weights',
@@ -79,6 +80,27 @@ describe('loadConfig', () => {
       expect(helpText()).toContain(flag);
     }
     expect(helpText()).toContain(envName('update-interval'));
+  });
+
+  it('answers --version', () => {
+    expect(loadConfig(['--version'])).toEqual({ answer: 'version' });
+    expect(loadConfig(['-v'])).toEqual({ answer: 'version' });
+  });
+
+  it('--help fits 80 columns and says each default once', () => {
+    const help = helpText();
+    for (const line of help.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    // One block per option: its flag line, then its words.
+    const blocks = help.split(/\n(?= {2}--)/).slice(1);
+    expect(blocks.length).toBeGreaterThan(20);
+    for (const block of blocks) {
+      expect(block.match(/default/gi)?.length ?? 0, block).toBeLessThanOrEqual(1);
+      expect(block, block).not.toMatch(/default:? ?[\],]/i);
+    }
+    expect(help).toContain(
+      '  --port N\n      Port to listen on (0 picks a free one).\n      default 8088, env LIVETABLE_PORT\n',
+    );
+    expect(help).toContain('comma-separated.\n      default none, env LIVETABLE_ALLOWED_ORIGINS\n');
   });
 
   it('builds a full config for embedding, with overrides checked', () => {
@@ -106,7 +128,7 @@ describe('docs/configuration.md', () => {
   it('describes every option and its environment variable', async () => {
     const { readFileSync } = await import('node:fs');
     const doc = readFileSync('docs/configuration.md', 'utf8');
-    const flags = [...helpText().matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]!).filter((f) => f !== 'help');
+    const flags = [...helpText().matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]!).filter((f) => f !== 'help' && f !== 'version');
     expect(flags.length).toBeGreaterThan(20);
     for (const flag of flags) {
       expect(doc).toContain(`\`--${flag}`);

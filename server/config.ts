@@ -71,6 +71,8 @@ export interface Config {
   /** Proxies in front that add X-Forwarded-For; 0 ignores the header. */
   trustProxy: number;
   logLevel: LogLevel;
+  /** Log lines as JSON, or pretty for a person; `auto` is pretty when stdout is a terminal. */
+  logFormat: LogFormat;
   accessLog: boolean;
   staticDir: string;
   randomSeed: number | undefined;
@@ -84,6 +86,9 @@ export type StoreKind = (typeof STORE_KINDS)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** A bad option value: the message names the option and says what it takes. */
 export class ConfigError extends Error {
@@ -556,6 +561,14 @@ const OPTIONS = [
     parse: oneOf(LOG_LEVELS),
   }),
   spec({
+    key: 'logFormat',
+    flag: 'log-format',
+    fallback: 'auto',
+    meta: 'FORMAT',
+    help: 'Log lines as json, or pretty for a person to read; auto is pretty on a terminal, json otherwise',
+    parse: oneOf(LOG_FORMATS),
+  }),
+  spec({
     key: 'accessLog',
     flag: 'access-log',
     fallback: 'false',
@@ -587,27 +600,60 @@ export function envName(flag: string): string {
   return `LIVETABLE_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
 
+/** The width `--help` fits in. */
+export const HELP_WIDTH = 80;
+const HELP_INDENT = '      ';
+
+/** `text` in lines of at most `width` characters, each starting with `indent`. */
+function wrap(text: string, indent: string, width = HELP_WIDTH): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line !== '' && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(indent + line);
+  return lines;
+}
+
+/** Every option, its default (once) and its environment variable, in HELP_WIDTH columns. */
 export function helpText(): string {
-  const rows = OPTIONS.map((o) => {
-    const left = `  --${o.flag}${o.meta ? ` ${o.meta}` : ''}`;
-    const fallback = o.fallback === undefined ? '' : ` [default: ${o.fallback}]`;
-    return `${left.padEnd(40)}${o.help}${fallback}\n${''.padEnd(40)}env: ${envName(o.flag)}`;
+  const rows = OPTIONS.flatMap((o) => {
+    // A default with no value to write (none, any, random) is worded in the help.
+    const worded = /\s*\(default: ([^)]*)\)$/.exec(o.help);
+    const help = worded === null ? o.help : o.help.slice(0, worded.index);
+    const value = worded?.[1] ?? o.fallback;
+    const fallback = value === undefined || value === '' ? '' : `default ${value}, `;
+    return [
+      `  --${o.flag}${o.meta ? ` ${o.meta}` : ''}`,
+      ...wrap(`${help}.`, HELP_INDENT),
+      `${HELP_INDENT}${fallback}env ${envName(o.flag)}`,
+    ];
   });
   return [
     'Usage: livetable [options]',
     '',
-    'Serves the live table app and its SSE API. Every option can also be set by',
-    'its environment variable; a flag wins over the variable. Durations are in',
-    'milliseconds. See docs/configuration.md.',
+    ...wrap(
+      'Serves the live table app and its SSE API. Every option can also be set by its environment variable; a flag wins over the variable. Durations are in milliseconds. See docs/configuration.md.',
+      '',
+    ),
     '',
     'Options:',
     ...rows,
-    `  --help${''.padEnd(32)}Show this help and exit`,
+    '  --help, -h',
+    `${HELP_INDENT}Show this help and exit.`,
+    '  --version, -v',
+    `${HELP_INDENT}Show the version and exit.`,
     '',
   ].join('\n');
 }
 
-export type ParsedArgs = { help: true } | { help: false; config: Config };
+/** What the command line asks for: the help, the version, or a server with this config. */
+export type ParsedArgs = { answer: 'help' } | { answer: 'version' } | { answer?: undefined; config: Config };
 
 /**
  * Reads options from flags, then environment variables, then defaults, and
@@ -622,13 +668,15 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {})
       allowPositionals: false,
       options: {
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
         ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: o.boolean ? 'boolean' : 'string' }])),
       },
     }) as { values: Record<string, string | boolean | undefined> });
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
-  if (values.help) return { help: true };
+  if (values.help) return { answer: 'help' };
+  if (values.version) return { answer: 'version' };
 
   const config: Record<string, unknown> = {};
   for (const option of OPTIONS) {
@@ -643,13 +691,13 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {})
         option.fallback === undefined ? undefined : option.parse(option.fallback, `--${option.flag}`);
     }
   }
-  return { help: false, config: checkTogether(config as unknown as Config) };
+  return { config: checkTogether(config as unknown as Config) };
 }
 
 /** The configuration with every default, for tests and embedding. */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
   const parsed = loadConfig([]);
-  if (parsed.help) throw new Error('unreachable');
+  if (parsed.answer !== undefined) throw new Error('unreachable');
   return checkTogether({ ...parsed.config, ...overrides });
 }
 

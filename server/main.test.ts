@@ -52,6 +52,65 @@ describe('the livetable command', () => {
     expect(run.stderr()).toContain('LIVETABLE_WEIGHTS takes three or four');
   });
 
+  it('says what was wrong with an option in one line', async () => {
+    const run = livetable(['--no-such-option']);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr().trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^livetable: .*--no-such-option.*; see --help$/),
+    ]);
+  });
+
+  it('prints --version and exits 0', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const run = livetable(['--version']);
+    expect(await run.exited).toBe(0);
+    expect(run.lines.map((l) => l.text)).toEqual([`livetable ${version}`]);
+  });
+
+  it('a port in use is one line naming the port and the option, no stack trace, exit code 1', async () => {
+    const { createServer } = await import('node:net');
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => void holder.close());
+    const { port } = holder.address() as { port: number };
+    const run = livetable(['--port', String(port), '--store', 'memory']);
+    expect(await run.exited).toBe(1);
+    expect(run.stderr().trimEnd().split('\n')).toEqual([
+      `livetable: could not start: port ${port} on 127.0.0.1 is in use; stop what holds it, or pick another with --port`,
+    ]);
+    // The log says it too, for machines, without a stack trace.
+    expect(JSON.stringify(run.lines)).not.toMatch(/\bat .*\(.*:\d+:\d+\)/);
+    expect(run.lines.at(-1)).toMatchObject({ msg: 'could not start', code: 'EADDRINUSE' });
+  });
+
+  it('a data directory that cannot be one is one line naming it and the option', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'livetable-notadir-')), 'a-file');
+    writeFileSync(file, '');
+    const run = livetable(['--port', '0', '--data-dir', file]);
+    expect(await run.exited).toBe(1);
+    const lines = run.stderr().trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      new RegExp(`^livetable: could not start: data directory ${file} is not usable: .*--data-dir`),
+    );
+  });
+
+  it('with --log-format pretty, says in a sentence where to open it', async () => {
+    const run = livetable(['--port', '0', '--store', 'memory', '--log-format', 'pretty']);
+    try {
+      const line = await run.logLine((l) => String(l.text).includes('listening'));
+      expect(line.text).toMatch(
+        /^\[\d\d:\d\d:\d\d\] INFO: Livetable listening on http:\/\/127\.0\.0\.1:\d+ \(store: memory\)$/,
+      );
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  });
+
   it('prints --help and exits 0', async () => {
     const run = livetable(['--help']);
     expect(await run.exited).toBe(0);
@@ -160,5 +219,26 @@ describe('the livetable command with a data directory that holds a table', () =>
       second.child.kill('SIGTERM');
       await second.exited;
     }
+  });
+});
+
+describe('npm start', () => {
+  it('answers --version and --help on a fresh clone without building anything', async () => {
+    const { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join, resolve } = await import('node:path');
+    const { execFileSync } = await import('node:child_process');
+    const clone = mkdtempSync(join(tmpdir(), 'livetable-clone-'));
+    onTestFinished(() => rmSync(clone, { recursive: true, force: true }));
+    for (const path of ['scripts', 'server', 'shared', 'package.json', 'tsconfig.json', 'tsconfig.server.json']) {
+      cpSync(path, join(clone, path), { recursive: true });
+    }
+    symlinkSync(resolve('node_modules'), join(clone, 'node_modules'));
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const start = (arg: string) =>
+      execFileSync(process.execPath, ['scripts/start.mjs', arg], { cwd: clone }).toString();
+    expect(start('--version')).toBe(`livetable ${version}\n`);
+    expect(start('--help')).toContain('--update-interval MS');
+    expect(existsSync(join(clone, 'dist'))).toBe(false);
   });
 });

@@ -175,7 +175,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  logger.info({ url, store: config.store, version: store.version, rows: store.size }, 'listening');
+  // Where the table lives, as a person would look for it (a Redis URL without its password).
+  const where =
+    config.store === 'sqlite' ? config.dataDir : config.store === 'redis' ? redisAddress(config) : undefined;
+  logger.info({ url, store: config.store, where, version: store.version, rows: store.size }, 'listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -203,4 +206,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
       return closing;
     },
   };
+}
+
+function redisAddress(config: Config): string | undefined {
+  if (config.redisUrl === undefined) return undefined;
+  const url = new URL(config.redisUrl);
+  return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
 }

@@ -47,7 +47,9 @@ function openDatabase(dataDir: string): { db: Database.Database; lock: DataDirLo
     lock = lockDataDir(dataDir);
   } catch (error) {
     if (error instanceof DataDirInUse) throw new StorageError(error.message);
-    throw new StorageError(`data directory ${dataDir} is not usable: ${(error as Error).message}`);
+    throw new StorageError(
+      `data directory ${dataDir} is not usable: ${(error as Error).message}; pick another with --data-dir`,
+    );
   }
   const file = join(dataDir, DATABASE_FILE);
   let db: Database.Database | undefined;
