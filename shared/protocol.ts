@@ -255,15 +255,20 @@ export const FIELD_LABELS: Record<RowField, string> = {
   status: '状态',
 };
 
+/** The fields `patch` gives a value other than the row's, in column order. */
+export function changedFields(before: Row, patch: RowPatch): RowField[] {
+  return ROW_FIELDS.filter((field) => patch[field] !== undefined && patch[field] !== before[field]);
+}
+
 /**
  * The `message` of an update that says what changed: `更新了用户 张三 的分数: 85.5 → 90.1`,
- * each changed field in turn, separated by `，`.
+ * each changed field in turn, separated by `，`; with nothing changed, `更新了用户 张三`.
  */
 export function describeUpdate(before: Row, patch: RowPatch): string {
-  const parts = ROW_FIELDS.filter((field) => field in patch).map(
+  const parts = changedFields(before, patch).map(
     (field) => `${FIELD_LABELS[field]}: ${before[field]} → ${patch[field]}`,
   );
-  return `更新了用户 ${before.name} 的${parts.join('，')}`;
+  return parts.length === 0 ? `更新了用户 ${before.name}` : `更新了用户 ${before.name} 的${parts.join('，')}`;
 }
 
 /** The human-readable `message` of a change, in the words of the original demo. */

@@ -148,9 +148,13 @@ export function createReplica(historyLimit: number, state: TableState) {
           const before = slotOf(mutation.id).row;
           const row = patched(mutation.id, mutation.patch);
           const data: RowChange = { id: mutation.id, ...mutation.patch };
-          // A write through the API says what it changed; the generator's words are the original demo's.
-          const words = session_id === null ? describeUpdate(before, mutation.patch) : describeChange('update', row);
-          const change: ChangeEvent = { type: 'update', seq, data, message: by(words), ...marks };
+          const change: ChangeEvent = {
+            type: 'update',
+            seq,
+            data,
+            message: by(describeUpdate(before, mutation.patch)),
+            ...marks,
+          };
           return { change, written: [row], reads };
         }
         case 'delete': {

@@ -140,7 +140,10 @@ describe('reduce: changes', () => {
     expect(state.rows.at(0)).toBe(before.rows.at(0));
     expect(before.rows.at(1)?.score).toBe(80);
     expect(state.flash.get(2)).toEqual({ kind: 'update', seq: 11 });
-    expect(shown(state.log.at(-1))).toMatchObject({ kind: 'success', text: '更新了用户 用户2' });
+    expect(shown(state.log.at(-1))).toMatchObject({
+      kind: 'success',
+      text: '更新了用户 用户2 的分数: 80 → 95.5，状态: 活跃 → 忙碌',
+    });
   });
 
   it('delete removes the row and its highlight', () => {
@@ -388,7 +391,9 @@ describe('reduce: bounds', () => {
     let state = synced();
     for (let seq = 11; seq < 11 + LOG_LIMIT + 50; seq++) state = reduce(state, update(seq, row(1, { score: seq })));
     expect(state.log).toHaveLength(LOG_LIMIT);
-    expect(shown(state.log.at(-1))?.text).toBe('更新了用户 用户1');
+    expect(shown(state.log.at(-1))?.text).toBe(
+      `更新了用户 用户1 的分数: ${10 + LOG_LIMIT + 49} → ${11 + LOG_LIMIT + 49}`,
+    );
     expect(state.log.at(-1)?.at).toBe(at(11 + LOG_LIMIT + 49));
     // The oldest kept entry is the 51st written after the init entry: ids stay unique and ordered.
     const logIds = state.log.map((entry) => entry.id);

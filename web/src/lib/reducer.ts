@@ -1,5 +1,5 @@
 import {
-  ROW_FIELDS,
+  changedFields,
   type ChangeEvent,
   type InitEvent,
   type Row,
@@ -259,12 +259,12 @@ class ChangeRun {
       case 'update': {
         const before = this.find(change.data.id);
         if (before === undefined) return change.message;
-        if (change.origin !== null) return { key: 'log.change.update', params: { name: before.name } };
-        const fields: FieldChange[] = [];
-        for (const field of ROW_FIELDS) {
-          const to = change.data[field];
-          if (to !== undefined) fields.push({ field, from: String(before[field]), to: String(to) });
-        }
+        const fields: FieldChange[] = changedFields(before, change.data).map((field) => ({
+          field,
+          from: String(before[field]),
+          to: String(change.data[field]),
+        }));
+        if (fields.length === 0) return { key: 'log.change.update', params: { name: before.name } };
         return { key: 'log.change.updateFields', params: { name: before.name }, fields };
       }
       case 'batch_update':
