@@ -184,6 +184,7 @@ describe('sessions', () => {
         session_id: id,
         reason: 'stopped',
         message: '数据生成已结束',
+        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       });
     }
     const again = await json<{ status: string }>(`/api/stop/${id}`, { method: 'POST' });

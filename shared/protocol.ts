@@ -90,6 +90,8 @@ export interface EndEvent {
   session_id: string;
   reason: EndReason;
   message: string;
+  /** When the session ended (ISO 8601), like every other message's. */
+  timestamp: string;
 }
 
 export type StreamEvent = InitEvent | ChangeEvent | HeartbeatEvent | EndEvent;

@@ -46,7 +46,9 @@ describe('formatEvent', () => {
     };
     expect(eventId(init)).toBe(9);
     expect(formatEvent({ type: 'heartbeat', timestamp: 't' })).toBe('data: {"type":"heartbeat","timestamp":"t"}\n\n');
-    expect(eventId({ type: 'end', session_id: 'S', reason: 'stopped', message: 'm' })).toBeUndefined();
+    expect(
+      eventId({ type: 'end', session_id: 'S', reason: 'stopped', message: 'm', timestamp: '2025-01-01T12:00:00.000Z' }),
+    ).toBeUndefined();
   });
 
   it('keeps a payload with line breaks and separators inside one event', () => {

@@ -159,7 +159,13 @@ describe('fan-out', () => {
       type: 'heartbeat',
       timestamp: new Date(25).toISOString(),
     });
-    expect(sink.events.at(-1)).toEqual({ type: 'end', session_id: SID, reason: 'stopped', message: '数据生成已结束' });
+    expect(sink.events.at(-1)).toEqual({
+      type: 'end',
+      session_id: SID,
+      reason: 'stopped',
+      message: '数据生成已结束',
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
     expect(sink.events[1]?.id).toBe('1');
     expect(fanout.size).toBe(0);
   });

@@ -232,7 +232,13 @@ export function createFanout({
       session.end$.subscribe((reason) => {
         // Changes committed before the end go out before it.
         flush();
-        const frame = formatEvent({ type: 'end', session_id: session.id, reason, message: END_MESSAGES[reason] });
+        const frame = formatEvent({
+          type: 'end',
+          session_id: session.id,
+          reason,
+          message: END_MESSAGES[reason],
+          timestamp: new Date(now()).toISOString(),
+        });
         // The session's events complete by themselves now; unsubscribing
         // here would only start the generator's grace period for nothing.
         groups.delete(session.id);

@@ -160,6 +160,7 @@ describe('session streams in the session manager', () => {
       session_id: session.id,
       reason: 'stopped',
       message: END_MESSAGES.stopped,
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     });
     expect(sink.ended).toBe(sink.messages.at(-1));
     const sent = sink.messages.length;

@@ -574,7 +574,13 @@ describe('liveTable: reconnecting', () => {
 describe('liveTable: ending', () => {
   it('end closes the session stream for good; the page watches the table instead', async () => {
     const t = await running();
-    t.last().send({ type: 'end', session_id: ID, reason: 'timeout', message: '会话已超时，数据生成已结束' });
+    t.last().send({
+      type: 'end',
+      session_id: ID,
+      reason: 'timeout',
+      message: '会话已超时，数据生成已结束',
+      timestamp: T0,
+    });
     expect(t.sessionSources().at(-1)?.closed).toBe(true);
     expectWatching(t);
     expect(get(t.live.session)).toMatchObject({ running: false, ended: true });
@@ -591,7 +597,7 @@ describe('liveTable: ending', () => {
 
   it('after the end, the page follows what other sessions change, from where it was', async () => {
     const t = await running();
-    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
+    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束', timestamp: T0 });
     expect(t.last().url).toBe('/api/stream?since=10');
     t.last().open();
     t.last().send(add(11, row(5), 'OTHERSESSION0000'));
@@ -617,9 +623,10 @@ describe('liveTable: ending', () => {
       url: `/api/stop/${ID}`,
       init: { method: 'POST' },
     });
+    expect(t.texts().slice(-2)).toEqual(['log.stopping', 'log.stopped']);
     expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'success', text: { key: 'log.stopped' } });
     expect(t.last().closed).toBe(false);
-    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
+    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束', timestamp: T0 });
     expect(t.sessionSources().at(-1)?.closed).toBe(true);
     expectWatching(t);
     expect(get(t.live.session).running).toBe(false);
@@ -641,13 +648,23 @@ describe('liveTable: ending', () => {
     expect(t.storage.has(SESSION_KEY)).toBe(false);
   });
 
-  it('stop after the end already arrived changes nothing more', async () => {
+  it('the log tells a stop in the order it happened, each line at its own time, whichever answer comes first', async () => {
     const t = await running({ 'POST /api/stop/:id': stopped });
     const pending = t.live.stop();
-    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
+    // The stream's end comes before the stop's answer: its line waits for the answer's.
+    const END_AT = '2025-01-01T12:00:01.500Z';
+    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束', timestamp: END_AT });
+    expect(get(t.live.session).running).toBe(false);
     await pending;
-    expect(t.texts().slice(-2)).toEqual(['log.end.stopped', 'log.stopped']);
+    expect(t.texts().slice(-3)).toEqual(['log.stopping', 'log.stopped', 'log.end.stopped']);
+    expect(get(t.live.log).at(-1)?.at).toBe(END_AT);
     expectWatching(t);
+  });
+
+  it('an end with no timestamp (an older server) is told at the time of the last message', async () => {
+    const t = await running();
+    t.last().send(JSON.stringify({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' }));
+    expect(get(t.live.log).at(-1)).toMatchObject({ text: { key: 'log.end.stopped' }, at: T0 });
   });
 
   it("a stop answer with no outcome (an older server) is logged in the server's words", async () => {
@@ -792,7 +809,7 @@ describe('liveTable: pause and resume', () => {
     const t = await running();
     t.live.pause();
     t.last().send(add(11, row(11)));
-    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束' });
+    t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束', timestamp: T0 });
     expect(get(t.live.session).running).toBe(false);
     expect(get(t.live.paused)).toEqual({ paused: true, held: 1 });
     expect(get(t.live.table).version).toBe(10);

@@ -146,14 +146,15 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
     const id = current().sessionId;
     if (id === null) return;
     await request(async () => {
+      dispatch({ type: 'stopAsked', at: deps.now() });
       const answer = await api.stop(id);
       if ('failed' in answer) {
-        dispatch({ type: 'log', kind: 'error', text: answer.failed, at: deps.now() });
+        dispatch({ type: 'stopAnswered', kind: 'error', text: answer.failed, at: deps.now() });
         // The server does not know this session: holding on to it helps nobody.
         if (answer.status === 404 || answer.status === 400) leaveSession();
         return;
       }
-      if (answer.said !== null) dispatch({ type: 'log', kind: 'success', text: answer.said, at: deps.now() });
+      dispatch({ type: 'stopAnswered', kind: 'success', text: answer.said, at: deps.now() });
       if (current().sessionId !== id) return; // `end` came first and did the rest
       if (stream.isOpen) {
         // The server sends `end` on the open stream; let it arrive so the log shows it.

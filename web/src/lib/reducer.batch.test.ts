@@ -196,7 +196,7 @@ describe('reduceAll', () => {
       change('update', 1, row(1, 1)),
       { type: 'connection', state: 'reconnecting' },
       change('update', 2, row(1, 2)),
-      { type: 'end', session_id: 'AAAAAAAAAAAAAAAA', reason: 'stopped', message: 'done' },
+      { type: 'end', session_id: 'AAAAAAAAAAAAAAAA', reason: 'stopped', message: 'done', timestamp: at(0) },
     ];
     const state = reduceAll(seeded(2), messages);
     expect(plain(state)).toEqual(plain(oneByOne(seeded(2), messages)));

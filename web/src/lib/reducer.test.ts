@@ -252,12 +252,13 @@ describe('reduce: heartbeat and end', () => {
       session_id: 'AAAAAAAAAAAAAAAA',
       reason: 'stopped',
       message: '数据生成已结束',
+      timestamp: at(21),
     });
     expect(state.connection).toBe('disconnected');
     expect(state.sessionId).toBeNull();
     expect(state.ended).toBe(true);
     expect(state.rows).toBe(running.rows);
-    expect(shown(state.log.at(-1))).toMatchObject({ kind: 'info', text: '数据生成已结束', at: at(20) });
+    expect(shown(state.log.at(-1))).toMatchObject({ kind: 'info', text: '数据生成已结束', at: at(21) });
   });
 
   it("an end for a reason the page has no words for logs the server's words", () => {
@@ -270,7 +271,13 @@ describe('reduce: heartbeat and end', () => {
     const ended = fold(
       [
         add(11, row(4)),
-        { type: 'end', session_id: 'AAAAAAAAAAAAAAAA', reason: 'timeout', message: '会话已超时，数据生成已结束' },
+        {
+          type: 'end',
+          session_id: 'AAAAAAAAAAAAAAAA',
+          reason: 'timeout',
+          message: '会话已超时，数据生成已结束',
+          timestamp: T0,
+        },
       ],
       synced(),
     );
@@ -379,8 +386,13 @@ describe('reduce: pause, busy and stopping', () => {
     const stopping = reduce(synced(), { type: 'stopping' });
     expect(stopping.stopping).toBe(true);
     expect(
-      reduce(stopping, { type: 'end', session_id: 'AAAAAAAAAAAAAAAA', reason: 'stopped', message: '会话已停止' })
-        .stopping,
+      reduce(stopping, {
+        type: 'end',
+        session_id: 'AAAAAAAAAAAAAAAA',
+        reason: 'stopped',
+        message: '会话已停止',
+        timestamp: T0,
+      }).stopping,
     ).toBe(false);
     expect(reduce(stopping, { type: 'session', id: null }).stopping).toBe(false);
   });

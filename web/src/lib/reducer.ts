@@ -79,6 +79,10 @@ export interface LiveState {
   busy: boolean;
   /** The session was stopped: its stream's `end` is awaited, and nothing else from it. */
   stopping: boolean;
+  /** A stop was asked for and its answer has not come yet. */
+  stopAsked: boolean;
+  /** The end's log line, when the end came before the stop's answer: told after the answer. */
+  heldEnd: { text: LogText; at: string } | null;
 }
 
 /** Actions that come from the page rather than from the stream. */
@@ -95,7 +99,11 @@ export type LocalAction =
   | { type: 'resume'; at: string }
   | { type: 'busy'; busy: boolean }
   /** The server stopped the session: its stream's `end` is on its way. */
-  | { type: 'stopping' };
+  | { type: 'stopping' }
+  /** The viewer asked for a stop (logged at once). */
+  | { type: 'stopAsked'; at: string }
+  /** The stop's answer, in words (none when it gave none); an end that came first is told after it. */
+  | { type: 'stopAnswered'; kind: LogKind; text: LogText | null; at: string };
 
 export type Message = StreamEvent | LocalAction;
 
@@ -125,6 +133,8 @@ export function initialState(): LiveState {
     held: nothingHeld(0),
     busy: false,
     stopping: false,
+    stopAsked: false,
+    heldEnd: null,
   };
 }
 
@@ -424,22 +434,29 @@ export function reduce(state: LiveState, message: Message): LiveState {
       return state.paused ? { ...state, held: hold(state.held, [message]) } : applyChange(state, message);
     case 'heartbeat':
       return { ...state, connection: 'live', clock: message.timestamp };
-    case 'end':
-      return appendLog(
-        { ...state, connection: 'disconnected', sessionId: null, ended: true, stopping: false },
-        'info',
-        // A reason this page has no words for keeps the server's.
+    case 'end': {
+      const over: LiveState = { ...state, connection: 'disconnected', sessionId: null, ended: true, stopping: false };
+      // A reason this page has no words for keeps the server's.
+      const text: LogText =
         message.reason === 'stopped' || message.reason === 'timeout'
           ? { key: `log.end.${message.reason}` }
-          : message.message,
-        state.clock,
-      );
+          : message.message;
+      // An older server's end has no time of its own.
+      const at = (message.timestamp as string | undefined) ?? state.clock;
+      return state.stopAsked ? { ...over, heldEnd: { text, at } } : appendLog(over, 'info', text, at);
+    }
     case 'connection':
       return message.state === state.connection ? state : { ...state, connection: message.state };
     case 'session':
       // Forgetting a session keeps its count and end on show; a new one starts afresh.
       if (message.id === null) return state.sessionId === null ? state : { ...state, sessionId: null, stopping: false };
-      return { ...state, sessionId: message.id, ended: false, updates: message.updates ?? 0, stopping: false };
+      return {
+        ...stopAnswered(state, null),
+        sessionId: message.id,
+        ended: false,
+        updates: message.updates ?? 0,
+        stopping: false,
+      };
     case 'log':
       return appendLog({ ...state, clock: message.at }, message.kind, message.text, message.at);
     case 'loaded':
@@ -467,7 +484,20 @@ export function reduce(state: LiveState, message: Message): LiveState {
       return message.busy === state.busy ? state : { ...state, busy: message.busy };
     case 'stopping':
       return { ...state, stopping: true };
+    case 'stopAsked':
+      return appendLog({ ...state, stopAsked: true }, 'info', { key: 'log.stopping' }, message.at);
+    case 'stopAnswered':
+      return stopAnswered(state, message);
   }
+}
+
+/** Tells the stop's answer, then the end if it came first: the order things happened in. */
+function stopAnswered(state: LiveState, answer: { kind: LogKind; text: LogText | null; at: string } | null): LiveState {
+  if (!state.stopAsked && state.heldEnd === null) return state;
+  let next: LiveState = { ...state, stopAsked: false, heldEnd: null };
+  if (answer !== null && answer.text !== null) next = appendLog(next, answer.kind, answer.text, answer.at);
+  if (state.heldEnd !== null) next = appendLog(next, 'info', state.heldEnd.text, state.heldEnd.at);
+  return next;
 }
 
 /**
