@@ -271,15 +271,23 @@ describe('liveTable: page load', () => {
     expect(t.last().url).toBe('/api/stream?since=10');
   });
 
-  it('start from a page following the watch stream closes it and opens only the session stream', async () => {
+  it('start from a page following the watch stream closes it and continues from the table it holds', async () => {
     const t = setup({ 'POST /api/start': started });
     await t.live.resumeOrLoad();
     const watch = t.last();
     watch.open();
+    watch.send(add(11, row(3), 'OTHERSESSION0000'));
     await t.live.start();
     expect(watch.closed).toBe(true);
-    expect(t.sources.filter((source) => !source.closed).map((source) => source.url)).toEqual([`/api/stream/${ID}`]);
+    // No snapshot of every row again: the session's stream goes on from version 11.
+    expect(t.sources.filter((source) => !source.closed).map((source) => source.url)).toEqual([
+      `/api/stream/${ID}?since=11`,
+    ]);
     expect(get(t.live.connection)).toBe('connecting');
+    t.last().open();
+    t.last().send(add(12, row(4)));
+    expect(get(t.live.table).version).toBe(12);
+    expect(get(t.live.stats).updates).toBe(1);
   });
 
   it('logs an error when /api/data fails', async () => {

@@ -137,7 +137,9 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
       dispatch({ type: 'session', id: answer.id });
       note('success', 'log.started');
       dispatch({ type: 'connection', state: 'connecting' });
-      stream.open(answer.id, false);
+      // From the table the page holds: at 100,000 rows a snapshot is a long
+      // task for nothing. The server sends one if it cannot go on from there.
+      stream.open(answer.id, true);
     });
   }
 
