@@ -26,7 +26,16 @@ test.describe('in an English browser', () => {
     ).toBeVisible();
     await app.stop.click();
     await app.expectNoSession();
-    await expect(app.log.locator('li[data-kind="info"] .text').last()).toHaveText('Data generation has ended');
+    // In the order it happened: the click, the server's answer, the stream's end.
+    await expect(lines.last()).toHaveText('Data generation has ended');
+    const texts = await lines.allTextContents();
+    expect(texts.slice(-3)).toEqual([
+      'Stopping data generation…',
+      'Data generation stopped',
+      'Data generation has ended',
+    ]);
+    const times = await app.log.locator('li time').allTextContents();
+    expect(times.slice(-3)).toEqual([...times.slice(-3)].sort());
     await app.wholeLog();
     await expect(lines.filter({ hasText: /^Data generation has started$/ })).toHaveCount(1);
     await expect(lines.filter({ hasText: /^Data generation stopped$/ })).toHaveCount(1);
@@ -35,4 +44,30 @@ test.describe('in an English browser', () => {
     await expect(app.log.locator('li[data-kind="info"] .text').last()).toHaveText('数据生成已结束');
     await expect(lines.filter({ hasText: /^数据生成已开始$/ })).toHaveCount(1);
   });
+});
+
+test.describe('in English, everything the page owns', () => {
+  test.use({ locale: 'en-US' });
+
+  test('status badges and stat cards are in English; the row data stays as it is', async ({ app, page, server }) => {
+    const { data } = await server.data();
+    const badges = app.table.locator('tbody .badge');
+    await expect(badges.first()).toBeVisible();
+    const labels = new Set(await badges.allTextContents());
+    expect([...labels].every((label) => ['Active', 'Offline', 'Busy'].includes(label))).toBe(true);
+    await expect(page.getByTestId('stat-updates').locator('..')).toContainText('Changes');
+    // The names are the table's own.
+    await expect(app.table.locator('tbody tr').first()).toContainText(data[0]!.name);
+  });
+
+  test('a filter that matches nothing says so', async ({ app }) => {
+    await app.page.getByTestId('filter').fill('no such row anywhere');
+    await expect(app.table.page().getByText('No rows match “no such row anywhere”')).toBeVisible();
+    await expect(app.page.getByText('No data yet')).toHaveCount(0);
+  });
+});
+
+test('a filter that matches nothing says so in Chinese too', async ({ app }) => {
+  await app.page.getByTestId('filter').fill('zzz');
+  await expect(app.page.getByText('没有与 “zzz” 匹配的行')).toBeVisible();
 });

@@ -113,3 +113,16 @@ test.describe('a session with a short timeout', () => {
     await expect(app.log.locator('li[data-kind="info"]').last()).toContainText('超时');
   });
 });
+
+test('the chart tells the average the card shows from the first moment, and changes a second to one decimal', async ({
+  app,
+}) => {
+  const { page } = app;
+  const card = page.getByTestId('stat-average');
+  await expect(card).toHaveText(/^\d+\.\d$/);
+  const average = (await card.textContent()) ?? '';
+  // No session changes the table here: the card's value holds, and the chart says it at once.
+  // Read once, not waited for: the chart's first sample is a second away.
+  expect(await page.getByTestId('chart-average').textContent()).toBe(`平均分数 ${average}`);
+  await expect(page.getByTestId('chart-rate')).toHaveText(/^每秒变化 \d+\.\d$/);
+});

@@ -1,6 +1,6 @@
 import { get } from 'svelte/store';
 import { describe, expect, it, vi } from 'vitest';
-import { CHART_SECONDS, chartSamples, polylinePoints, pushSample, sampleOf } from './chartSamples';
+import { CHART_SECONDS, chartSamples, polylinePoints, pushSample, recentRate, sampleOf } from './chartSamples';
 
 describe('sampleOf', () => {
   it('counts the changes of the second, and starts over with a new session', () => {
@@ -49,5 +49,15 @@ describe('chartSamples', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('recentRate', () => {
+  const at = (...rates: number[]) => rates.map((rate) => ({ rate, average: null }));
+  it('averages the last ten seconds to one decimal, and reads 0.0 before the first', () => {
+    expect(recentRate([])).toBe('0.0');
+    expect(recentRate(at(1, 0, 1, 0))).toBe('0.5');
+    expect(recentRate(at(100, 100, ...Array<number>(10).fill(3)))).toBe('3.0');
+    expect(recentRate(at(1, 2))).toBe('1.5');
   });
 });

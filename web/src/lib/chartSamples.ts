@@ -42,6 +42,19 @@ export function chartSamples(read: () => { updates: number; average: string }, m
   });
 }
 
+/** Seconds the changes-per-second figure is averaged over. */
+export const RATE_SECONDS = 10;
+
+/**
+ * Changes per second over the last RATE_SECONDS samples (fewer at first), to
+ * one decimal: a session changing every 2 s reads 0.5, not 0 and 1 in turn.
+ */
+export function recentRate(samples: readonly Sample[], seconds = RATE_SECONDS): string {
+  const recent = samples.slice(-seconds);
+  const total = recent.reduce((sum, sample) => sum + sample.rate, 0);
+  return (recent.length === 0 ? 0 : total / recent.length).toFixed(1);
+}
+
 /** The samples with `sample` appended and the oldest dropped beyond `limit`. */
 export function pushSample(samples: readonly Sample[], sample: Sample, limit = CHART_SECONDS): Sample[] {
   const next = [...samples, sample];

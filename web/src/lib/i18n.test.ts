@@ -42,7 +42,7 @@ describe('translate', () => {
 
   it('the t store follows the current language', () => {
     lang.set('en');
-    expect(get(t)('stats.updates')).toBe('Updates');
+    expect(get(t)('stats.updates')).toBe('Changes');
     lang.set('zh');
     expect(get(t)('stats.updates')).toBe('更新次数');
   });
