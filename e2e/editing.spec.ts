@@ -241,6 +241,20 @@ test('a focused row that someone else deletes hands focus to the row now in its 
   await expect(cellOf(app, (data[2] as Row).id, 2)).toHaveAttribute('tabindex', '0');
 });
 
+test('a deleted row fades out before it goes, and is no row of the grid meanwhile', async ({ app, server }) => {
+  const { data } = await server.data();
+  const row = data[1] as Row;
+  const leaving = app.table.locator('tbody tr.leaving');
+  const response = await fetch(`${server.url}/api/rows/${row.id}`, { method: 'DELETE' });
+  expect(response.status).toBe(200);
+  await expect(leaving).toHaveCount(1);
+  await expect(leaving).toContainText(row.name);
+  await expect(leaving).toHaveAttribute('aria-hidden', 'true');
+  await expect(rowOf(app, row.id)).toHaveCount(0);
+  await expect(leaving).toHaveCount(0);
+  await app.expectSameTableAs(server);
+});
+
 test.describe('at the limits', () => {
   test.use({
     serverArgs: ['--seed-rows', '3', '--min-records', '3', '--max-records', '3', '--heartbeat-interval', '1000'],
