@@ -35,7 +35,12 @@ const haproxyBinary = (): string => findBinary('haproxy', 'HAPROXY_PATH', '/usr/
  * The operators' configuration with its one `bind` line and its `server` lines
  * replaced; everything else stays as written.
  */
-export function renderConfig(template: string, port: number, backends: readonly number[]): string {
+export function renderConfig(
+  template: string,
+  port: number,
+  backends: readonly number[],
+  pages: Readonly<Record<string, string>> = {},
+): string {
   const lines = template.split('\n');
   const binds = lines.filter((line) => /^\s*bind\s/.test(line));
   if (binds.length !== 1) throw new Error(`${HAPROXY_CONFIG} must have one bind line to replace, not ${binds.length}`);
@@ -47,6 +52,14 @@ export function renderConfig(template: string, port: number, backends: readonly 
     .flatMap((line, i) => {
       if (i === firstServer) return servers;
       if (/^\s*server\s/.test(line)) return [];
+      // Pages the proxy itself answers, as a site that puts its own page in front of the API would.
+      if (/^\s*default_backend\s/.test(line)) {
+        const own = Object.entries(pages).map(
+          ([path, file]) =>
+            `    http-request return status 200 content-type "text/html; charset=utf-8" file ${file} if { path ${path} }`,
+        );
+        return [...own, line];
+      }
       return [line.replace(/^(\s*)bind\s.*$/, `$1bind 127.0.0.1:${port}`)];
     })
     .join('\n');
@@ -73,10 +86,15 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-async function launch(binary: string, backends: readonly number[], dir: string): Promise<LoadBalancer> {
+async function launch(
+  binary: string,
+  backends: readonly number[],
+  dir: string,
+  pages: Readonly<Record<string, string>>,
+): Promise<LoadBalancer> {
   const port = await freePort();
   const file = join(dir, 'haproxy.cfg');
-  writeFileSync(file, renderConfig(readFileSync(HAPROXY_CONFIG, 'utf8'), port, backends));
+  writeFileSync(file, renderConfig(readFileSync(HAPROXY_CONFIG, 'utf8'), port, backends, pages));
   await checkConfig(binary, file);
 
   // -db keeps it in the foreground, so its pid is this child's and it dies with a stop.
@@ -128,9 +146,13 @@ async function launch(binary: string, backends: readonly number[], dir: string):
 
 /**
  * Starts a real haproxy with deploy/haproxy.cfg on a free loopback port in
- * front of `backends` (ports on 127.0.0.1), resolving once the port accepts connections.
+ * front of `backends` (ports on 127.0.0.1), resolving once the port accepts
+ * connections. `pages` maps paths the proxy answers itself to HTML files.
  */
-export async function startLoadBalancer(backends: readonly number[]): Promise<LoadBalancer> {
+export async function startLoadBalancer(
+  backends: readonly number[],
+  pages: Readonly<Record<string, string>> = {},
+): Promise<LoadBalancer> {
   if (backends.length === 0) throw new Error('startLoadBalancer needs at least one backend port');
   const binary = haproxyBinary();
   const dir = mkdtempSync(join(tmpdir(), 'livetable-haproxy-'));
@@ -138,7 +160,7 @@ export async function startLoadBalancer(backends: readonly number[]): Promise<Lo
   // Another process may take a probed port before haproxy binds it: try a fresh one.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await launch(binary, backends, dir);
+      return await launch(binary, backends, dir, pages);
     } catch (error) {
       if (attempt === 3 || (error instanceof Error && error.message.startsWith('haproxy rejects'))) throw error;
     }
