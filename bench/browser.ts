@@ -373,6 +373,7 @@ async function measure(url: string, serverPid: number): Promise<void> {
 
     // The session's init carries the whole table again; the first load ends once it is applied.
     const startClicked = Date.now();
+    const clickedAt = await page.evaluate(() => performance.now());
     await click('start');
     // The session's own stream: the page followed the table on the watch stream until now.
     await page.waitFor(
@@ -386,6 +387,15 @@ async function measure(url: string, serverPid: number): Promise<void> {
       60_000,
     );
     const sessionLoadMs = Date.now() - startClicked;
+    // Long tasks from the Start click until the session's changes show: a
+    // snapshot of the whole table would be one.
+    const startTasks = await page.evaluate(
+      (since) =>
+        (window as unknown as { __benchTasks: { start: number; duration: number }[] }).__benchTasks
+          .filter((task) => task.start >= since)
+          .map((task) => task.duration),
+      clickedAt,
+    );
 
     const profileFile = process.env.BENCH_PROFILE;
     if (profileFile) {
@@ -437,6 +447,10 @@ async function measure(url: string, serverPid: number): Promise<void> {
       console.error(topInvalidations(JSON.parse(trace.toString()) as Trace, streamedSeconds));
     }
 
+    // What the page holds, not what waits for the collector: a full GC first.
+    await page.send('HeapProfiler.collectGarbage');
+    const { usedSize: heapAfterGc } = await page.send<{ usedSize: number }>('Runtime.getHeapUsage');
+
     await click('stop');
     const frames = [...result.deltas.slice(1)].sort((a, b) => a - b);
     const longest = Math.max(0, ...result.after);
@@ -446,6 +460,7 @@ async function measure(url: string, serverPid: number): Promise<void> {
       rows_at_end: result.records,
       page_load_ms: pageLoadMs,
       session_load_ms: sessionLoadMs,
+      long_tasks_after_start_click: { count: startTasks.length, longest_ms: round(Math.max(0, ...startTasks)) },
       stream_seconds: round(result.seconds),
       frames: frames.length,
       frame_ms: {
@@ -468,7 +483,11 @@ async function measure(url: string, serverPid: number): Promise<void> {
       dom_rows: { end: result.domRows, max: result.maxDomRows },
       scrolled_px: { idle: Math.round(idle.scrolledTo), streaming: Math.round(result.scrolledTo) },
       js_heap_mb: result.heap
-        ? { used: round(result.heap.used / 2 ** 20), total: round(result.heap.total / 2 ** 20) }
+        ? {
+            used: round(result.heap.used / 2 ** 20),
+            total: round(result.heap.total / 2 ** 20),
+            after_gc: round(heapAfterGc / 2 ** 20),
+          }
         : null,
       changes_applied_per_s: round(result.changes / result.seconds),
       // CPU ms per second while streaming, by process type and thread (Linux only).
