@@ -128,7 +128,9 @@ describe('docs/configuration.md', () => {
   it('describes every option and its environment variable', async () => {
     const { readFileSync } = await import('node:fs');
     const doc = readFileSync('docs/configuration.md', 'utf8');
-    const flags = [...helpText().matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]!).filter((f) => f !== 'help' && f !== 'version');
+    const flags = [...helpText().matchAll(/^ {2}--([a-z-]+)/gm)]
+      .map((m) => m[1]!)
+      .filter((f) => f !== 'help' && f !== 'version');
     expect(flags.length).toBeGreaterThan(20);
     for (const flag of flags) {
       expect(doc).toContain(`\`--${flag}`);
