@@ -255,6 +255,20 @@ test('a deleted row fades out before it goes, and is no row of the grid meanwhil
   await app.expectSameTableAs(server);
 });
 
+test('deleting the top row leaves the grid laid out as before', async ({ app, server }) => {
+  const { data } = await server.data();
+  const scroller = app.page.getByTestId('grid-scroller');
+  const heightBefore = await scroller.evaluate((el) => el.clientHeight);
+  const rowBefore = await app.rows.first().evaluate((el) => el.getBoundingClientRect().height);
+  const response = await fetch(`${server.url}/api/rows/${(data[0] as Row).id}`, { method: 'DELETE' });
+  expect(response.status).toBe(200);
+  await expect(app.table.locator('tbody tr.leaving')).toHaveCount(0);
+  await app.expectSameTableAs(server);
+  // One row fewer, each as tall as before: the folding row was no measure of a row.
+  await expect.poll(() => scroller.evaluate((el) => el.clientHeight)).toBeCloseTo(heightBefore - rowBefore, 0);
+  expect(await app.rows.first().evaluate((el) => el.getBoundingClientRect().height)).toBeCloseTo(rowBefore, 1);
+});
+
 test.describe('at the limits', () => {
   test.use({
     serverArgs: ['--seed-rows', '3', '--min-records', '3', '--max-records', '3', '--heartbeat-interval', '1000'],
