@@ -175,8 +175,10 @@ describe('sessions', () => {
     const stopped = await json<{ status: string; message: string }>(`/api/stop/${id}`, { method: 'POST' });
     expect(stopped).toMatchObject({
       status: 200,
-      body: { status: 'success', outcome: 'stopped', message: '数据生成已停止' },
+      body: { status: 'success', outcome: 'stopped', message: '数据生成已停止', timestamp: expect.any(String) },
     });
+    // The stop's time is no later than its end's, which the streams get after it.
+    const stoppedAt = (stopped.body as unknown as { timestamp: string }).timestamp;
     for (const client of [first, second]) {
       await client.closed;
       expect(events(client).at(-1)).toEqual({
@@ -186,6 +188,9 @@ describe('sessions', () => {
         message: '数据生成已结束',
         timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       });
+      expect(Date.parse((events(client).at(-1) as { timestamp: string }).timestamp)).toBeGreaterThanOrEqual(
+        Date.parse(stoppedAt),
+      );
     }
     const again = await json<{ status: string }>(`/api/stop/${id}`, { method: 'POST' });
     expect(again).toMatchObject({

@@ -261,11 +261,18 @@ export function createApp({ config, store, sessions, logger, now, metrics }: App
 
   app.post('/api/stop/:id', body, auth, async (req, res) => {
     const id = sessionIdParam(req);
+    const timestamp = new Date(now()).toISOString();
     const outcome = await sessions.stop(id, authOwner(req));
     if (outcome === 'unknown') {
       throw new HttpError(404, 'session_not_found', `No session ${id} was ever started here.`);
     }
-    const body: StopResponse = { status: 'success', session_id: id, outcome, message: STOP_MESSAGES[outcome] };
+    const body: StopResponse = {
+      status: 'success',
+      session_id: id,
+      outcome,
+      message: STOP_MESSAGES[outcome],
+      timestamp,
+    };
     sendJson(res, 200, body);
   });
 

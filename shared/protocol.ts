@@ -153,6 +153,8 @@ export interface StopResponse {
   /** What the stop did, for a client that words it itself: `message` says the same. */
   outcome: StopOutcome;
   message: string;
+  /** When the server took the stop (ISO 8601): before the `end` it sends on the streams. */
+  timestamp: string;
 }
 
 export interface DataResponse {

@@ -634,6 +634,10 @@ describe('liveTable: ending', () => {
     expect(t.texts().slice(-2)).toEqual(['log.stopping', 'log.stopped']);
     expect(get(t.live.log).at(-1)).toMatchObject({ kind: 'success', text: { key: 'log.stopped' } });
     expect(t.last().closed).toBe(false);
+    // Until the end comes, the buttons wait: a second stop does nothing.
+    expect(get(t.live.session)).toMatchObject({ running: true, busy: true });
+    await t.live.stop();
+    expect(t.requests.filter((r) => r.url.startsWith('/api/stop/'))).toHaveLength(1);
     t.last().send({ type: 'end', session_id: ID, reason: 'stopped', message: '数据生成已结束', timestamp: T0 });
     expect(t.sessionSources().at(-1)?.closed).toBe(true);
     expectWatching(t);
@@ -657,7 +661,19 @@ describe('liveTable: ending', () => {
   });
 
   it('the log tells a stop in the order it happened, each line at its own time, whichever answer comes first', async () => {
-    const t = await running({ 'POST /api/stop/:id': stopped });
+    const STOPPED_AT = '2025-01-01T12:00:01.400Z';
+    const t = await running({
+      'POST /api/stop/:id': () => ({
+        status: 200,
+        body: {
+          status: 'success',
+          session_id: ID,
+          outcome: 'stopped',
+          message: '数据生成已停止',
+          timestamp: STOPPED_AT,
+        },
+      }),
+    });
     const pending = t.live.stop();
     // The stream's end comes before the stop's answer: its line waits for the answer's.
     const END_AT = '2025-01-01T12:00:01.500Z';
@@ -665,7 +681,12 @@ describe('liveTable: ending', () => {
     expect(get(t.live.session).running).toBe(false);
     await pending;
     expect(t.texts().slice(-3)).toEqual(['log.stopping', 'log.stopped', 'log.end.stopped']);
-    expect(get(t.live.log).at(-1)?.at).toBe(END_AT);
+    // The answer at the time the server took the stop, the end at the time it sent it.
+    expect(
+      get(t.live.log)
+        .map((entry) => entry.at)
+        .slice(-3),
+    ).toEqual([T0, STOPPED_AT, END_AT]);
     expectWatching(t);
   });
 

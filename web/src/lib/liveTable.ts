@@ -145,8 +145,8 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
 
   /** Stops the running session; its stream then delivers `end` and closes. */
   async function stop(): Promise<void> {
-    const id = current().sessionId;
-    if (id === null) return;
+    const { sessionId: id, stopping } = current();
+    if (id === null || stopping) return;
     await request(async () => {
       dispatch({ type: 'stopAsked', at: deps.now() });
       const answer = await api.stop(id);
@@ -156,7 +156,7 @@ export function createLiveTable(deps: LiveTableDeps = browserDeps()) {
         if (answer.status === 404 || answer.status === 400) leaveSession();
         return;
       }
-      dispatch({ type: 'stopAnswered', kind: 'success', text: answer.said, at: deps.now() });
+      dispatch({ type: 'stopAnswered', kind: 'success', text: answer.said, at: answer.at ?? deps.now() });
       if (current().sessionId !== id) return; // `end` came first and did the rest
       if (stream.isOpen) {
         // The server sends `end` on the open stream; let it arrive so the log shows it.

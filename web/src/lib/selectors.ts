@@ -40,7 +40,8 @@ export function selectors(state: Readable<LiveState>) {
     connection: changesOf(state, (s) => s.connection),
     session: changesOf(
       state,
-      (s) => ({ id: s.sessionId, running: s.sessionId !== null, busy: s.busy, ended: s.ended }),
+      // Busy from a click until its work is done: a stop's, until its end came.
+      (s) => ({ id: s.sessionId, running: s.sessionId !== null, busy: s.busy || s.stopping, ended: s.ended }),
       sameFields,
     ),
     paused: changesOf(state, (s) => ({ paused: s.paused, held: s.held.count }), sameFields),

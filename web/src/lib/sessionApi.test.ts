@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { SessionApi } from './sessionApi';
+import { describe, expect, it, vi } from 'vitest';
+import { REQUEST_TIMEOUT_MS, SessionApi } from './sessionApi';
 
 const ID = 'AbCdEfGh12345678';
 
@@ -57,5 +57,25 @@ describe('SessionApi', () => {
     expect(await answering(200, { data: 'rows' }).table()).toBeNull();
     expect(await answering(500, { data }).table()).toBeNull();
     expect(await unreachable.table()).toBeNull();
+  });
+
+  it('gives up on a start or stop that is never answered, as on a network error', async () => {
+    vi.useFakeTimers();
+    try {
+      const hung = new SessionApi(
+        (_url, init) =>
+          new Promise<Response>((_resolve, reject) =>
+            init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))),
+          ),
+      );
+      let settled = false;
+      const answer = hung.stop('AbCdEfGh12345678').finally(() => (settled = true));
+      await vi.advanceTimersByTimeAsync(REQUEST_TIMEOUT_MS - 1);
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await answer).toEqual({ failed: { key: 'log.networkError' } });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

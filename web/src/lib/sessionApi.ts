@@ -35,15 +35,27 @@ function refusal(response: Response, body: Record<string, unknown> | null): Refu
   return { failed, status: response.status };
 }
 
+/** How long a start or stop may take to be answered before the page gives up on it. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
 async function post(
   fetch: Fetch,
   url: string,
 ): Promise<{ response: Response; body: Record<string, unknown> | null } | Refusal> {
+  // A request that never comes back would leave the buttons waiting for good.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
   try {
-    const response = await fetch(url, { method: 'POST', headers: { Accept: 'application/json' } });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { Accept: 'application/json' },
+      signal: controller.signal,
+    });
     return { response, body: await readJson(response) };
   } catch {
     return { failed: { key: 'log.networkError' } };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -68,14 +80,17 @@ export class SessionApi {
    * Stops a session. The answer's words: the page's own for a known
    * `outcome`, an older server's otherwise, none if it gave none.
    */
-  async stop(id: string): Promise<{ said: LogText | null } | Refusal> {
+  async stop(id: string): Promise<{ said: LogText | null; at?: string } | Refusal> {
     const answer = await post(this.fetch, `/api/stop/${id}`);
     if ('failed' in answer) return answer;
     const { response, body } = answer;
     if (!response.ok) return refusal(response, body);
-    if (body?.outcome === 'stopped' || body?.outcome === 'already_ended')
-      return { said: { key: `log.${body.outcome}` } };
-    return { said: typeof body?.message === 'string' ? body.message : null };
+    // When the server took the stop, so the log tells it before the end it sent after.
+    const at = typeof body?.timestamp === 'string' ? { at: body.timestamp } : {};
+    if (body?.outcome === 'stopped' || body?.outcome === 'already_ended') {
+      return { said: { key: `log.${body.outcome}` }, ...at };
+    }
+    return { said: typeof body?.message === 'string' ? body.message : null, ...at };
   }
 
   /** The table as `/api/data` gives it, or null when that failed. */

@@ -164,6 +164,7 @@ export class StreamConnection {
   awaitEnd(graceMs: number): void {
     clearTimeout(this.watchdog);
     this.watchdog = undefined;
+    clearTimeout(this.retry);
     this.retry = setTimeout(() => this.host.sessionOver(), graceMs);
   }
 
