@@ -41,7 +41,12 @@ export function readable(log: Record<string, unknown>, messageKey = 'msg'): stri
   const fields = Object.entries(log)
     .filter(([key]) => !OWN_KEYS.has(key) && key !== messageKey)
     .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
-  return [message, ...fields].join(' ');
+  const line = [message, ...fields].join(' ');
+  // An error says what it was; at error level and above, where it was, too.
+  const err = log.err as { message?: unknown; stack?: unknown } | undefined;
+  if (err === undefined || err === null) return line;
+  const stack = typeof err.stack === 'string' && Number(log.level) >= 50 ? `\n${err.stack}` : '';
+  return `${line} err=${String(err.message ?? JSON.stringify(err))}${stack}`;
 }
 
 /** Whether log lines are written for a person to read. */
