@@ -10,7 +10,17 @@ const root = join(import.meta.dirname, '..');
 const SERVER = join(root, 'dist/server/main.js');
 const PAGE = join(root, 'dist/web/index.html');
 /** What the build is made from. */
-const SOURCES = ['server', 'shared', 'web', 'package.json', 'vite.config.ts', 'tsconfig.json', 'tsconfig.server.json'];
+const SOURCES = [
+  'server',
+  'shared',
+  'web',
+  'package.json',
+  'package-lock.json',
+  'vite.config.ts',
+  'svelte.config.js',
+  'tsconfig.json',
+  'tsconfig.server.json',
+];
 const ANSWERS = new Set(['--help', '-h', '--version', '-v']);
 
 /** The newest modification time under `path` (ms), tests and dependencies aside; 0 if absent. */
