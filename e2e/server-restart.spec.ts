@@ -22,5 +22,10 @@ test('a server killed mid-session is a short "reconnecting" to the viewer, and n
   const log = await app.wholeLog();
   await expect(log.locator('li[data-kind="error"]')).toHaveCount(0);
   await expect(log.locator('li', { hasText: '已同步' })).toHaveCount(0);
-  await expect(log.locator('li', { hasText: '连接已恢复' })).toHaveCount(2);
+  // Back after each crash. On a loaded machine a restart can outlast the
+  // watchdog (2.5 heartbeats), which then reopens the stream once more:
+  // another way back, with nothing lost either.
+  const resumed = await log.locator('li', { hasText: '连接已恢复' }).count();
+  const stalled = await log.locator('li', { hasText: '秒未收到任何消息' }).count();
+  expect(resumed).toBe(2 + stalled);
 });
