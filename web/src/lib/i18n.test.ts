@@ -36,7 +36,7 @@ describe('translate', () => {
   });
 
   it('fills placeholders and leaves unknown ones visible', () => {
-    expect(translate('zh', 'log.gap', { expected: 11, seq: 15 })).toBe('数据缺失：应收到 #11，实际收到 #15');
+    expect(translate('zh', 'log.gap', { expected: 11, seq: 15 })).toBe('数据缺失: 应收到 #11，实际收到 #15');
     expect(translate('en', 'log.loaded', {})).toBe('Loaded {count} records');
   });
 
@@ -84,7 +84,8 @@ describe('an update written through the API', () => {
       ],
     };
     expect(logLine('zh', text)).toBe(describeUpdate(before, { city: '上海', score: 90.1 }));
-    expect(logLine('en', text)).toBe('Updated user 张三: City: 北京 → 上海, Score: 85.5 → 90.1');
+    // One colon after the name, as in 'Added user: …'.
+    expect(logLine('en', text)).toBe('Updated user 张三: City 北京 → 上海, Score 85.5 → 90.1');
     expect(logLine('en', 'as sent')).toBe('as sent');
   });
 });

@@ -58,7 +58,7 @@ const zh = {
   'log.retry': '服务器暂不可达，{seconds} 秒后重试',
   'log.busy': '服务器连接数已满，{seconds} 秒后重试',
   'log.sessionGone': '会话已不存在，已断开连接',
-  'log.gap': '数据缺失：应收到 #{expected}，实际收到 #{seq}',
+  'log.gap': '数据缺失: 应收到 #{expected}，实际收到 #{seq}',
   'log.resync': '暂停期间有 {count} 条变更，重新加载整个表格',
   'log.badMessage': '收到无法解析的消息',
   'log.requestFailed': '请求失败（HTTP {status}）',
@@ -72,6 +72,7 @@ const zh = {
   'log.change.update': '更新了用户 {name}',
   'log.change.updateFields': '更新了用户 {name} 的{fields}',
   'log.fieldSeparator': '，',
+  'log.field': '{field}: {from} → {to}',
   'log.by.you': '你',
   'log.by.api': '接口',
   'log.by.label': '由谁写入',
@@ -191,6 +192,7 @@ const en: Record<MessageKey, string> = {
   'log.change.update': 'Updated user {name}',
   'log.change.updateFields': 'Updated user {name}: {fields}',
   'log.fieldSeparator': ', ',
+  'log.field': '{field} {from} → {to}',
   'log.by.you': 'You',
   'log.by.api': 'API',
   'log.by.label': 'Written by',
@@ -247,7 +249,7 @@ export function logLine(lang: Lang, text: LogText): string {
   if (typeof text === 'string') return text;
   if (text.fields === undefined) return translate(lang, text.key, text.params);
   const fields = text.fields
-    .map(({ field, from, to }) => `${translate(lang, `column.${field}`)}: ${from} → ${to}`)
+    .map(({ field, from, to }) => translate(lang, 'log.field', { field: translate(lang, `column.${field}`), from, to }))
     .join(translate(lang, 'log.fieldSeparator'));
   return translate(lang, text.key, { ...text.params, fields });
 }

@@ -454,7 +454,7 @@ describe('reduce: writes through the API', () => {
     );
     expect(shown(lastLine(state))?.text).toBe(describeUpdate(before, { city: '上海', score: 90.1 }));
     expect(logLine('en', lastLine(state)?.text ?? '')).toBe(
-      'Updated user 用户1: City: 北京 → 上海, Score: 85.5 → 90.1',
+      'Updated user 用户1: City 北京 → 上海, Score 85.5 → 90.1',
     );
   });
 
