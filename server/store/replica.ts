@@ -148,13 +148,12 @@ export function createReplica(historyLimit: number, state: TableState) {
           const before = slotOf(mutation.id).row;
           const row = patched(mutation.id, mutation.patch);
           const data: RowChange = { id: mutation.id, ...mutation.patch };
-          const change: ChangeEvent = {
-            type: 'update',
-            seq,
-            data,
-            message: by(describeUpdate(before, mutation.patch)),
-            ...marks,
-          };
+          // A write through the API says what it changed. The generator's
+          // updates keep the original demo's words on the wire, a third
+          // shorter: every stream gets every one, and a client that shows
+          // what changed has the row it held (the page does so).
+          const words = session_id === null ? describeUpdate(before, mutation.patch) : describeChange('update', row);
+          const change: ChangeEvent = { type: 'update', seq, data, message: by(words), ...marks };
           return { change, written: [row], reads };
         }
         case 'delete': {
