@@ -84,6 +84,27 @@ describe('the livetable command', () => {
     expect(run.lines.at(-1)).toMatchObject({ msg: 'could not start', code: 'EADDRINUSE' });
   });
 
+  it('a port in use with a table already kept says only why it stopped', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createServer } = await import('node:net');
+    const dir = mkdtempSync(join(tmpdir(), 'livetable-busy-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const first = livetable(['--port', '0', '--data-dir', dir]);
+    await first.logLine((l) => l.msg === 'listening');
+    first.child.kill('SIGTERM');
+    await first.exited;
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => void holder.close());
+    const { port } = holder.address() as { port: number };
+    const run = livetable(['--port', String(port), '--data-dir', dir, '--log-format', 'pretty']);
+    expect(await run.exited).toBe(1);
+    expect(run.lines).toEqual([]);
+    expect(run.stderr().trimEnd().split('\n')).toHaveLength(1);
+  });
+
   it('a data directory that cannot be one is one line naming it and the option', async () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');

@@ -89,17 +89,6 @@ export async function startServer(config: Config, logger: Logger, options: Start
     ? { ...options.stores, seeded: true }
     : await openStores(config, random, logger, () => scheduler.now());
   const { table: store, sessions: sessionStore, seeded } = opened;
-  if (!seeded) {
-    logger.info(
-      {
-        store: config.store,
-        ...(config.store === 'sqlite' ? { dataDir: config.dataDir } : {}),
-        rows: store.size,
-        version: store.version,
-      },
-      'kept the table the store holds (--seed-rows only seeds a new one)',
-    );
-  }
   // Read at each scrape; the cluster's session count is kept fresh here, not fetched by it.
   let sessionsAll = 0;
   const metrics = createMetrics({
@@ -175,6 +164,18 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
+  // Said once the server is up: a start that fails says only why.
+  if (!seeded) {
+    logger.info(
+      {
+        store: config.store,
+        ...(config.store === 'sqlite' ? { dataDir: config.dataDir } : {}),
+        rows: store.size,
+        version: store.version,
+      },
+      'kept the table the store holds (--seed-rows only seeds a new one)',
+    );
+  }
   // Where the table lives, as a person would look for it (a Redis URL without its password).
   const where =
     config.store === 'sqlite' ? config.dataDir : config.store === 'redis' ? redisAddress(config) : undefined;
