@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Row } from '../../../shared/protocol';
 import { RowList } from './rowList';
-import { DEFAULT_VIEW, createRowView, indexOfId, matches, viewRows, type ViewSpec } from './rowView';
+import { translate } from './i18n';
+import { DEFAULT_VIEW, createRowView, indexOfId, matches, needleOf, viewRows, type ViewSpec } from './rowView';
 
 const CITIES = ['北京', '上海', 'Shenzhen', '广州'];
 const row = (id: number, score: number, city = CITIES[id % 4] as string): Row => ({
@@ -36,6 +37,24 @@ describe('viewRows', () => {
     expect(matches(row(7, 12.24), '12.3')).toBe(false);
     expect(matches(row(7, 12.3), '12.3')).toBe(true);
     expect(matches(row(7, 1), '离线')).toBe(false);
+  });
+
+  it('finds a status by the word either language shows on its badge', () => {
+    const active = row(7, 1);
+    expect(active.status).toBe('活跃');
+    expect(matches(active, 'active')).toBe(true);
+    expect(matches(active, 'ACTIV')).toBe(false); // needles come lower-cased from needleOf
+    expect(matches(active, 'activ')).toBe(true);
+    expect(matches(active, 'busy')).toBe(false);
+    expect(matches({ ...active, status: '忙碌' }, 'busy')).toBe(true);
+    // The very words the English badges show.
+    for (const [status, key] of [
+      ['活跃', 'status.active'],
+      ['离线', 'status.offline'],
+      ['忙碌', 'status.busy'],
+    ] as const) {
+      expect(matches({ ...active, status }, needleOf(translate('en', key)))).toBe(true);
+    }
   });
 
   it('does not touch the rows it was given', () => {

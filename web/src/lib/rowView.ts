@@ -33,7 +33,13 @@ export function needleOf(filter: string): string {
   return filter.trim().toLowerCase();
 }
 
-/** True when some cell, as the table shows it, contains `needle`. */
+/**
+ * A status as an English page's badge shows it, lower-cased (the same words
+ * as i18n's status.* texts): a filter finds a status by either language's word.
+ */
+const STATUS_IN_ENGLISH: Readonly<Record<string, string>> = { 活跃: 'active', 离线: 'offline', 忙碌: 'busy' };
+
+/** True when some cell, as the table shows it in either language, contains `needle`. */
 export function matches(row: Row, needle: string): boolean {
   if (needle === '') return true;
   return (
@@ -42,7 +48,8 @@ export function matches(row: Row, needle: string): boolean {
     String(row.age).includes(needle) ||
     row.city.toLowerCase().includes(needle) ||
     row.score.toFixed(1).includes(needle) ||
-    row.status.toLowerCase().includes(needle)
+    row.status.toLowerCase().includes(needle) ||
+    (STATUS_IN_ENGLISH[row.status]?.includes(needle) ?? false)
   );
 }
 
