@@ -28,7 +28,7 @@ function version(): string {
  * is something the person can fix (a port, an address, a data directory,
  * a store out of reach); undefined for anything else.
  */
-export function startFailure(error: unknown, config: Pick<Config, 'host' | 'port'>): string | undefined {
+function startFailure(error: unknown, config: Pick<Config, 'host' | 'port'>): string | undefined {
   if (error instanceof StorageError) return error.message;
   const where = `port ${config.port} on ${config.host}`;
   switch ((error as NodeJS.ErrnoException | null)?.code) {

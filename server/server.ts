@@ -11,7 +11,7 @@ import { createSessionManager } from './sessions/sessionManager.js';
 import { createMemoryStore } from './store/memoryStore.js';
 import type { TableStore } from './store/tableStore.js';
 import { createMemorySessionStore, type SessionStore } from './store/sessionStore.js';
-import { openRedisStores } from './store/redis/redisStores.js';
+import { openRedisStores, redactedUrl } from './store/redis/redisStores.js';
 import { createSqliteStores } from './store/sqliteStore.js';
 import { seededRandom, type Random } from './table/random.js';
 import { randomRow } from './table/rows.js';
@@ -176,9 +176,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
       'kept the table the store holds (--seed-rows only seeds a new one)',
     );
   }
-  // Where the table lives, as a person would look for it (a Redis URL without its password).
+  // Where the table lives, as a person would look for it (a Redis URL with its password redacted).
   const where =
-    config.store === 'sqlite' ? config.dataDir : config.store === 'redis' ? redisAddress(config) : undefined;
+    config.store === 'sqlite'
+      ? config.dataDir
+      : config.store === 'redis' && config.redisUrl !== undefined
+        ? redactedUrl(config.redisUrl)
+        : undefined;
   logger.info({ url, store: config.store, where, version: store.version, rows: store.size }, 'listening');
 
   let closing: Promise<void> | undefined;
@@ -207,10 +211,4 @@ export async function startServer(config: Config, logger: Logger, options: Start
       return closing;
     },
   };
-}
-
-function redisAddress(config: Config): string | undefined {
-  if (config.redisUrl === undefined) return undefined;
-  const url = new URL(config.redisUrl);
-  return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
 }
